@@ -1,0 +1,156 @@
+"""The Vision Transformer (Dosovitskiy et al., 2021), Eq. (1)-(4).
+
+    z_0 = [x_class; x_p^1 E; ...; x_p^N E] + E_pos       (patch embedding, class token, positions)
+    z_l = encoder block l (pre-norm MSA and MLP, residuals),  l = 1..L
+    y   = LN(z_L^0)                                        (final norm; class token or mean of tokens)
+    logits = head(y)       head: tanh pre-logits MLP at pre-training (optional), then a linear layer
+
+Defaults are the paper's: conv patch embedding, learned 1-D positions, class-token pooling,
+pre-norm LayerNorm (eps 1e-6), initialisation as in the reference JAX code.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+from .blocks import EncoderBlock, make_norm
+from .patch_embed import PATCH_EMBEDS, check_image_and_patch
+from .position import make_position_embedding
+
+POOLS = ("cls", "gap")
+
+
+def _pair(size) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else tuple(size)
+
+
+class ViT(nn.Module):
+    def __init__(self, image_size=224, patch_size: int = 16, in_channels: int = 3, num_classes: int = 1000,
+                 dim: int = 768, depth: int = 12, heads: int = 12, mlp_ratio: float = 4.0, *,
+                 pool: str = "cls", pos_embed: str = "learned", class_token: bool | None = None,
+                 qkv_bias: bool = True, pre_logits: bool = False, dropout: float = 0.0,
+                 attn_dropout: float = 0.0, drop_path: float = 0.0, norm: str = "layer",
+                 prenorm: bool = True, norm_eps: float = 1e-6, norm_after_pool: bool = False,
+                 patch_embed: str = "conv", fused_attention: bool = True):
+        super().__init__()
+        if pool not in POOLS:
+            raise ValueError(f"unknown pool={pool!r}: use 'cls' (the class token, the paper's default) "
+                             f"or 'gap' (global average of the patch tokens).")
+        if patch_embed not in PATCH_EMBEDS:
+            raise ValueError(f"unknown patch_embed={patch_embed!r}: use one of {tuple(PATCH_EMBEDS)}.")
+        self.image_size = _pair(image_size)
+        self.grid = check_image_and_patch(self.image_size, patch_size)
+        class_token = (pool == "cls") if class_token is None else class_token
+        if pool == "cls" and not class_token:
+            raise ValueError("pool='cls' needs a class token: set class_token=True or use pool='gap'.")
+        self.config = dict(image_size=self.image_size, patch_size=patch_size, in_channels=in_channels,
+                           num_classes=num_classes, dim=dim, depth=depth, heads=heads, mlp_ratio=mlp_ratio,
+                           pool=pool, pos_embed=pos_embed, class_token=class_token, qkv_bias=qkv_bias,
+                           pre_logits=pre_logits, dropout=dropout, attn_dropout=attn_dropout,
+                           drop_path=drop_path, norm=norm, prenorm=prenorm, norm_eps=norm_eps,
+                           norm_after_pool=norm_after_pool, patch_embed=patch_embed)
+        self.patch_size, self.in_channels, self.pool = patch_size, in_channels, pool
+        self.num_prefix = int(class_token)
+        self.mlp_dim = int(dim * mlp_ratio)
+
+        self.patch_embed = PATCH_EMBEDS[patch_embed](patch_size, in_channels, dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if class_token else None
+        self.pos_embed = make_position_embedding(pos_embed, self.grid, dim, self.num_prefix)
+        self.pos_drop = nn.Dropout(dropout)
+        rates = torch.linspace(0, drop_path, depth).tolist()  # deeper blocks are dropped more often
+        self.blocks = nn.ModuleList(
+            EncoderBlock(dim, heads, self.mlp_dim, qkv_bias=qkv_bias, dropout=dropout,
+                         attn_dropout=attn_dropout, drop_path=r, norm=norm, prenorm=prenorm,
+                         norm_eps=norm_eps, fused=fused_attention) for r in rates)
+        self.norm = make_norm(norm, dim, norm_eps)
+        self.pre_logits = nn.Sequential(nn.Linear(dim, dim), nn.Tanh()) if pre_logits else nn.Identity()
+        self.head = nn.Linear(dim, num_classes) if num_classes > 0 else nn.Identity()
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self):
+        """Initialisation of the reference JAX code: Xavier-uniform linears with zero bias,
+        LeCun-normal patch projection, N(0, 0.02) positions, zero class token, zero head."""
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        proj = self.patch_embed.proj
+        nn.init.trunc_normal_(proj.weight, std=math.sqrt(1.0 / proj.weight[0].numel()))
+        nn.init.zeros_(proj.bias)
+        if isinstance(self.head, nn.Linear):
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
+
+    def _check_input(self, images: torch.Tensor):
+        if images.ndim != 4:
+            raise ValueError(f"expected images of shape (batch, {self.in_channels}, {self.image_size[0]}, "
+                             f"{self.image_size[1]}), got {tuple(images.shape)}: add a batch axis with "
+                             f"images.unsqueeze(0) for a single image.")
+        if images.shape[1] != self.in_channels:
+            raise ValueError(f"images have {images.shape[1]} channels but the model was built with "
+                             f"in_channels={self.in_channels}: convert the images or build ViT(in_channels="
+                             f"{images.shape[1]}).")
+        if tuple(images.shape[2:]) != self.image_size:
+            raise ValueError(f"images are {images.shape[2]}x{images.shape[3]} but the model expects "
+                             f"{self.image_size[0]}x{self.image_size[1]}: resize the images, or call "
+                             f"model.set_image_size({tuple(images.shape[2:])}) to resample the position "
+                             f"embeddings for the new grid.")
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Eq. (1): patch tokens, class token in front, position embeddings added -> (B, prefix+N, D)."""
+        self._check_input(images)
+        x = self.patch_embed(images)
+        if self.cls_token is not None:
+            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        if self.pos_embed is not None:
+            x = x + self.pos_embed()
+        return self.pos_drop(x)
+
+    def forward_features(self, images: torch.Tensor, return_attention: bool = False):
+        """All tokens after the encoder (and the final norm, unless it comes after pooling)."""
+        x, maps = self.embed(images), []
+        for block in self.blocks:
+            if return_attention:
+                x, attn = block(x, return_attention=True)
+                maps.append(attn)
+            else:
+                x = block(x)
+        if not self.config["norm_after_pool"]:
+            x = self.norm(x)
+        return (x, maps) if return_attention else x
+
+    def forward_head(self, tokens: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Eq. (4) and the head: pool to one vector per image, then classify."""
+        y = tokens[:, 0] if self.pool == "cls" else tokens[:, self.num_prefix:].mean(dim=1)
+        if self.config["norm_after_pool"]:
+            y = self.norm(y)
+        y = self.pre_logits(y)
+        return y if pre_logits else self.head(y)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(images))
+
+    def attention_maps(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """Per layer, the attention weights A (B, heads, T, T) computed by the explicit path."""
+        return self.forward_features(images, return_attention=True)[1]
+
+    def set_image_size(self, image_size, interpolation: str = "bicubic", antialias: bool = True):
+        """Adapt to a new input resolution with the same patch size: the sequence gets longer and the
+        position embeddings are interpolated in 2-D (class-token row kept aside), as in the paper."""
+        image_size = _pair(image_size)
+        grid = check_image_and_patch(image_size, self.patch_size)
+        if self.pos_embed is not None:
+            self.pos_embed.resample(grid, interpolation, antialias)
+        self.image_size, self.grid = image_size, grid
+        self.config["image_size"] = image_size
+        return self
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    @property
+    def num_patches(self) -> int:
+        return self.grid[0] * self.grid[1]
