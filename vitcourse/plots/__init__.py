@@ -1,0 +1,5 @@
+"""Figure helpers for the book: consistent matplotlib figures the notebooks call."""
+
+from .images import plot_patch_grid, plot_patch_sequence, sample_photo
+
+__all__ = ["sample_photo", "plot_patch_grid", "plot_patch_sequence"]
