@@ -75,6 +75,16 @@ class EncoderBlock(nn.Module):
         self.norm2 = make_norm(norm, dim, norm_eps)
         self.mlp = MLP(dim, mlp_dim, dropout)
         self.drop_path = DropPath(drop_path)
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self):
+        # The reference JAX code's Dense init: Xavier-uniform weights, zero biases.
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def _attend(self, x: torch.Tensor, return_attention: bool):
         return self.attn(x, return_attention=True) if return_attention else (self.attn(x), None)
