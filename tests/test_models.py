@@ -129,6 +129,14 @@ def test_head_is_zero_initialised_and_class_token_zero():
     assert 0.015 < vit.pos_embed.weight.std().item() < 0.025
 
 
+def test_reset_classifier_drops_pre_logits_and_zero_inits_head():
+    vit = ViT(image_size=16, patch_size=4, num_classes=100, dim=16, depth=1, heads=2, pre_logits=True)
+    vit.reset_classifier(7)
+    assert isinstance(vit.pre_logits, torch.nn.Identity) and vit.head.out_features == 7
+    assert torch.count_nonzero(vit.head.weight) == 0
+    assert vit.num_parameters() == vit_param_count(**vit.config)
+
+
 def test_gap_pools_patch_tokens_only():
     vit = ViT(image_size=16, patch_size=4, num_classes=3, dim=16, depth=1, heads=2, pool="gap", class_token=True).eval()
     x = torch.randn(2, 3, 16, 16)

@@ -58,7 +58,7 @@ class ViT(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if class_token else None
         self.pos_embed = make_position_embedding(pos_embed, self.grid, dim, self.num_prefix)
         self.pos_drop = nn.Dropout(dropout)
-        rates = torch.linspace(0, drop_path, depth).tolist()  # deeper blocks are dropped more often
+        rates = [drop_path * i / max(depth - 1, 1) for i in range(depth)]  # deeper blocks dropped more often
         self.blocks = nn.ModuleList(
             EncoderBlock(dim, heads, self.mlp_dim, qkv_bias=qkv_bias, dropout=dropout,
                          attn_dropout=attn_dropout, drop_path=r, norm=norm, prenorm=prenorm,
@@ -146,6 +146,20 @@ class ViT(nn.Module):
             self.pos_embed.resample(grid, interpolation, antialias)
         self.image_size, self.grid = image_size, grid
         self.config["image_size"] = image_size
+        return self
+
+    def reset_classifier(self, num_classes: int, keep_pre_logits: bool = False):
+        """Fine-tuning head: the paper drops the tanh pre-logits layer and puts a zero-initialised
+        D x K linear layer in its place."""
+        dim = self.config["dim"]
+        if not keep_pre_logits:
+            self.pre_logits = nn.Identity()
+            self.config["pre_logits"] = False
+        self.head = nn.Linear(dim, num_classes) if num_classes > 0 else nn.Identity()
+        if num_classes > 0:
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
+        self.config["num_classes"] = num_classes
         return self
 
     def num_parameters(self) -> int:
