@@ -54,3 +54,25 @@ def plot_patch_sequence(image: torch.Tensor, patch_size: int, count: int = 20, a
                  f"in row-major order")
     ax.axis("off")
     return ax
+
+
+def plot_position_similarity(table: torch.Tensor, grid: tuple[int, int], fig=None, title=None):
+    """The paper's Fig. 7 (centre) layout: for every patch position, the cosine similarity of its
+    position embedding with every other position's, drawn as a small grid in the patch's place.
+
+    table: (h*w, D) position embeddings of the patch tokens only (no class-token row).
+    """
+    h, w = grid
+    t = torch.nn.functional.normalize(table.detach().float(), dim=-1)
+    sim = (t @ t.T).reshape(h, w, h, w)
+    lo = sim.min().item()  # one colour scale for all panels, stretched to the observed range
+    fig = fig or plt.figure(figsize=(4, 4))
+    axes = fig.subplots(h, w, gridspec_kw=dict(wspace=0.05, hspace=0.05))
+    for i in range(h):
+        for j in range(w):
+            ax = axes[i][j] if h > 1 else axes[j]
+            ax.imshow(sim[i, j].numpy(), vmin=lo, vmax=1, cmap="viridis")
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(title or "cosine similarity of position embeddings")
+    return fig
