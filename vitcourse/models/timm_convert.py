@@ -10,7 +10,6 @@ the paper's model lacks (register tokens, layer scale, ...) is refused with a me
 from functools import partial
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from .patch_embed import ConvPatchEmbed, LinearPatchEmbed, copy_linear_to_conv

@@ -1,0 +1,119 @@
+"""Experiments: registry, the runner on the real offline CIFAR-10 copy, results validation, suite,
+command line and the benchmark."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from vitcourse.__main__ import main
+from vitcourse.experiments import (EXPERIMENTS, Experiment, get_experiment, load_runs, pending,
+                                   register, run_experiment, run_suite, validate_run_log)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_CIFAR = REPO.parent / "shared/data/cifar10-jpeg75.tar.gz"
+
+TINY = Experiment(
+    name="_test_tiny", chapter="tests", description="1-epoch micro ViT on 1% of CIFAR-10",
+    base=dict(model=dict(arch="vit", patch_size=8, dim=32, depth=1, heads=2, mlp_ratio=2.0),
+              data=dict(dataset="cifar10", fraction=0.01, augment="basic"),
+              train=dict(epochs=1, batch_size=50, warmup_epochs=0, amp="none")),
+    smoke=dict(), full=dict(train=dict(epochs=2)), seeds={"smoke": (0,), "full": (0, 1)})
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """Results and checkpoints in a temporary folder; CIFAR-10 from the offline copy."""
+    monkeypatch.setenv("VITCOURSE_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("VITCOURSE_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("CI", "1")  # quiet progress bars
+    if "VITCOURSE_CIFAR10" not in os.environ:
+        monkeypatch.setenv("VITCOURSE_CIFAR10", str(SHARED_CIFAR))
+    if TINY.name not in EXPERIMENTS:
+        register(TINY)
+    yield tmp_path
+    EXPERIMENTS.pop(TINY.name, None)
+
+
+def test_registry_errors_name_the_value():
+    with pytest.raises(KeyError, match="nope.*python -m vitcourse list"):
+        get_experiment("nope")
+    with pytest.raises(ValueError, match="profile 'medium'"):
+        get_experiment("first_run").profile("medium")
+    with pytest.raises(ValueError, match="registered twice"):
+        register(get_experiment("first_run"))
+
+
+def test_profiles_merge_over_the_base():
+    exp = get_experiment("first_run")
+    smoke, full = exp.profile("smoke"), exp.profile("full")
+    assert smoke["model"]["patch_size"] == full["model"]["patch_size"] == 4
+    assert smoke["model"]["dim"] < full["model"]["dim"] and smoke["data"]["fraction"] < 1.0
+    assert full["train"]["epochs"] > smoke["train"]["epochs"]
+
+
+def test_run_writes_complete_validated_log_on_real_cifar10(sandbox):
+    log = run_experiment(TINY.name, "smoke", progress=False)
+    assert validate_run_log(log) == []
+    assert log["dataset"]["provenance"] == "CIFAR-10 (JPEG q75 copy)"
+    assert log["dataset"]["train_size"] == 500 and log["dataset"]["test_size"] == 10_000
+    assert log["command"] == "python -m vitcourse run _test_tiny --profile smoke --seed 0"
+    for key in ("config", "seed", "versions", "device", "git", "wall_time_s"):
+        assert key in log
+    assert (sandbox / "runs/smoke-results/_test_tiny/smoke/seed0/run.json").is_file()
+    assert not list((sandbox / "runs/smoke-results").rglob("*.safetensors"))  # weights stay out of results
+    assert 0.0 <= log["epochs"][0]["test_acc"] <= 1.0
+
+
+def test_cli_run_of_first_run_smoke_on_offline_cifar10(sandbox, capsys):
+    assert main(["run", "first_run", "--profile", "smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "first_run [smoke] finished" in out
+    runs = load_runs("first_run", "smoke")
+    assert len(runs) == 1 and validate_run_log(runs[0].log) == []
+    assert runs[0].log["dataset"]["train_size"] == 2500
+    assert runs[0].final_test_acc > 0.15  # better than chance after 3 short epochs
+
+
+def _write(path: Path, text: str):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_malformed_and_partial_results_are_reported_not_plotted(sandbox):
+    good = run_experiment(TINY.name, "smoke", progress=False)
+    base = sandbox / "runs/smoke-results" / TINY.name / "smoke"
+    _write(base / "seed1/run.json", "{ not json")
+    _write(base / "seed2/run.json", json.dumps({**good, "status": "running"}))
+    _write(base / "seed3/run.json", json.dumps({k: v for k, v in good.items() if k != "command"}))
+    broken = dict(good, epochs=[dict(good["epochs"][0], test_acc=None)])
+    _write(base / "seed4/run.json", json.dumps(broken))
+    problems = []
+    with pytest.warns(UserWarning):
+        runs = load_runs(TINY.name, "smoke", problems=problems)
+    assert [r.seed for r in runs] == [0]
+    text = "\n".join(problems)
+    for expected in ("seed1", "unreadable", "seed2", "'running'", "seed3", "'command'", "seed4", "'test_acc'"):
+        assert expected in text
+
+
+def test_suite_finishes_in_chunks_and_skips_finished_runs(sandbox):
+    assert pending("full", [TINY.name]) == [(TINY.name, 0), (TINY.name, 1)]
+    summary = run_suite("full", minutes=5, names=[TINY.name], progress=False)
+    assert summary["pending"] == [] and len(summary["finished"]) == 2
+    assert (sandbox / "results" / TINY.name / "full/seed1/run.json").is_file()
+    again = run_suite("full", minutes=5, names=[TINY.name], progress=False)
+    assert again["finished"] == [] and again["pending"] == []
+
+
+def test_bench_runs_on_cpu_and_reports_ratios(sandbox, tmp_path):
+    from vitcourse.bench.throughput import format_report, run_bench
+
+    report = run_bench("cpu", batch=8, steps=1, compile=False, out_dir=tmp_path / "bench",
+                       model_kw=dict(dim=32, depth=1, heads=2))
+    for key in ("vitcourse / timm (eager)", "fused / explicit attention", "pipeline / model"):
+        assert report["ratios"][key] > 0
+    saved = json.loads(Path(report["path"]).read_text())
+    assert saved["device"] and saved["images_per_s"]["timm_eager"] > 0
+    assert "vitcourse / timm" in format_report(report)

@@ -1,0 +1,68 @@
+"""vitcourse.train under torchrun: 2 CPU processes (gloo) must train like 1 process, resume included.
+
+The self-test splits every global batch of 16 between the ranks and has no BatchNorm or
+dropout, so DDP's averaged gradients equal the single-process gradients up to summation order;
+metrics and final weights must agree to float32 precision, and the test set (50 samples, a
+partial last batch) must be counted exactly once.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from vitcourse.train import fit, latest_checkpoint, read_run_log
+from vitcourse.train.ddp_selftest import TEST_SIZE, TRAIN_SIZE, selftest_parts
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def model_tensors(run_dir):
+    tensors = load_file(str(latest_checkpoint(run_dir / "checkpoint").with_suffix(".safetensors")))
+    return {k: v for k, v in tensors.items() if k.startswith("model/")}
+
+
+def torchrun(run_dir, *args):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    # --standalone picks a free port, so parallel test runs cannot collide.
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "vitcourse.train.ddp_selftest", str(run_dir), *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_two_processes_train_like_one_and_resume(tmp_path):
+    ddp_dir, single_dir = tmp_path / "ddp", tmp_path / "single"
+    out = torchrun(ddp_dir, "--stop-after-epoch", "1")  # a first job that stops early ...
+    assert "rank 0/2: status running" in out and "rank 1/2: status running" in out
+    out = torchrun(ddp_dir)  # ... and a second that resumes on both ranks
+    assert "rank 0/2: status finished" in out and "rank 1/2: status finished" in out
+
+    model, train, test, config = selftest_parts()
+    single = fit(model, train, test, config, single_dir, progress=False)
+    ddp = read_run_log(ddp_dir)
+    assert ddp["status"] == "finished" and ddp["world_size"] == 2 and single["world_size"] == 1
+    assert ddp["command"].startswith("torchrun --nproc_per_node=2 -m vitcourse.train.ddp_selftest")
+    assert [g["start_epoch"] for g in ddp["segments"]] == [0, 1]
+    assert ddp["config"] == single["config"]
+    # Rank 0 alone wrote: one checkpoint pair, no temporary files left by a second writer.
+    assert sorted(p.name for p in (ddp_dir / "checkpoint").iterdir()) == [
+        "epoch_0003.json", "epoch_0003.safetensors"]
+    assert sorted(p.name for p in ddp_dir.iterdir()) == ["checkpoint", "run.json"]
+
+    for d, s in zip(ddp["epochs"], single["epochs"]):
+        assert d["train_samples"] == s["train_samples"] == TRAIN_SIZE
+        assert d["test_samples"] == s["test_samples"] == TEST_SIZE  # each test image once
+        for key in ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "grad_norm"):
+            assert d[key] == pytest.approx(s[key], rel=1e-5, abs=1e-6), key
+    ddp_weights, single_weights = model_tensors(ddp_dir), model_tensors(single_dir)
+    assert ddp_weights.keys() == single_weights.keys()
+    for key in ddp_weights:
+        torch.testing.assert_close(ddp_weights[key], single_weights[key], rtol=1e-5, atol=1e-6)

@@ -1,0 +1,64 @@
+"""Command line: `python -m vitcourse list | run NAME | suite | bench`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vitcourse", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="the registered experiments and their status")
+    run = sub.add_parser("run", help="run (or resume) one experiment")
+    run.add_argument("name")
+    run.add_argument("--profile", default="smoke", choices=["smoke", "full"])
+    run.add_argument("--seed", type=int, default=None)
+    run.add_argument("--device", default=None)
+    suite = sub.add_parser("suite", help="run pending experiments until a time budget is spent")
+    suite.add_argument("--profile", default="full", choices=["smoke", "full"])
+    suite.add_argument("--minutes", type=float, default=9.0)
+    suite.add_argument("--only", nargs="*", default=None, help="experiment names (default: all)")
+    suite.add_argument("--device", default=None)
+    bench = sub.add_parser("bench", help="throughput: vitcourse vs timm, compile, attention, pipeline")
+    bench.add_argument("--device", default=None)
+    bench.add_argument("--batch", type=int, default=None)
+    bench.add_argument("--steps", type=int, default=None)
+    bench.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                       help="also measure torch.compile (default: on for CUDA, off for CPU)")
+    args = parser.parse_args(argv)
+
+    if args.cmd == "list":
+        from vitcourse.experiments import EXPERIMENTS
+        from vitcourse.experiments.results import is_finished
+
+        for name, exp in EXPERIMENTS.items():
+            status = " ".join(f"{p}:{sum(is_finished(name, p, s) for s in exp.seeds_for(p))}/{len(exp.seeds_for(p))}"
+                              for p in ("smoke", "full"))
+            print(f"{name:24s} {status:22s} {exp.chapter} — {exp.description}")
+        return 0
+    if args.cmd == "run":
+        from vitcourse.experiments import run_experiment
+
+        log = run_experiment(args.name, args.profile, args.seed, device=args.device)
+        final = log["epochs"][-1] if log.get("epochs") else {}
+        print(f"{args.name} [{args.profile}] {log['status']}: test acc {final.get('test_acc')}, "
+              f"wall time {log.get('wall_time_s', 0):.1f} s")
+        return 0 if log["status"] == "finished" else 1
+    if args.cmd == "suite":
+        from vitcourse.experiments import run_suite
+
+        summary = run_suite(args.profile, args.minutes, args.only, device=args.device)
+        print(f"finished this call: {summary['finished']}")
+        print(f"still pending: {summary['pending'] or 'none'}")
+        return 0
+    if args.cmd == "bench":
+        from vitcourse.bench.throughput import format_report, run_bench
+
+        print(format_report(run_bench(args.device, args.batch, args.steps, args.compile)))
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""`AugmentConfig`: every augmentation knob in one small, JSON-safe dataclass.
+
+Experiments describe their augmentation as a dict (``{"policy": "randaug", "mixup": 0.8}``);
+``AugmentConfig.from_dict`` checks it, so a typo fails loudly instead of silently training
+without the augmentation the experiment was about. Defaults are the light CIFAR baseline
+(4 px reflect-padded crop and horizontal flip); everything stronger is opt-in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+POLICIES = (None, "trivial", "randaug")
+CROP_MODES = ("reflect", "zeros")
+ERASING_MODES = ("pixel", "const")
+RESIZE_MODES = ("bilinear", "bicubic", "nearest")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time augmentation, applied in this order to each batch:
+
+    crop+flip -> policy -> normalise -> random erasing -> Mixup/CutMix -> resize.
+
+    * ``crop``: padding in pixels for the random crop (0 = off); ``crop_mode`` reflect or zeros.
+    * ``policy``: ``"trivial"`` (TrivialAugment-style: one op per image, random strength, wide
+      ranges) or ``"randaug"`` (``randaug_n`` ops per image at strength ``randaug_m`` on timm's
+      0-10 scale, jittered by ``randaug_mstd``), or None.
+    * ``mixup`` / ``cutmix``: Beta(alpha, alpha) concentration; 0 turns it off. With both on,
+      each mixed image uses CutMix with probability ``switch_prob``; ``mix_prob`` of the images
+      are mixed at all. Mixing makes the targets soft (``N x K`` rows summing to 1).
+    * ``erasing``: probability of erasing one random box per image; ``"pixel"`` fills it with
+      normal noise, ``"const"`` with 0 (the mean, after normalisation).
+    * ``resize``: output side in pixels (e.g. 224 for ImageNet-sized ViTs) or None.
+    * ``fill``: the grey (in [0, 1]) that rotations, shears and translations expose.
+    """
+
+    crop: int = 4
+    crop_mode: str = "reflect"
+    flip: bool = True
+    policy: str | None = None
+    randaug_n: int = 2
+    randaug_m: float = 9.0
+    randaug_mstd: float = 0.0
+    mixup: float = 0.0
+    cutmix: float = 0.0
+    mix_prob: float = 1.0
+    switch_prob: float = 0.5
+    erasing: float = 0.0
+    erasing_mode: str = "pixel"
+    resize: int | None = None
+    resize_mode: str = "bicubic"
+    fill: float = 0.5
+
+    def __post_init__(self):
+        _choose("crop_mode", self.crop_mode, CROP_MODES)
+        _choose("policy", self.policy, POLICIES)
+        _choose("erasing_mode", self.erasing_mode, ERASING_MODES)
+        _choose("resize_mode", self.resize_mode, RESIZE_MODES)
+        if not (isinstance(self.crop, int) and self.crop >= 0):
+            raise ValueError(f"crop must be padding in whole pixels >= 0, got {self.crop!r}")
+        if not (isinstance(self.randaug_n, int) and self.randaug_n >= 1):
+            raise ValueError(f"randaug_n must be an int >= 1, got {self.randaug_n!r}")
+        if not 0 <= self.randaug_m <= 10:
+            raise ValueError(f"randaug_m is on timm's 0-10 scale, got {self.randaug_m!r}")
+        for name in ("mix_prob", "switch_prob", "erasing", "fill"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        for name in ("mixup", "cutmix", "randaug_mstd"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0 turns it off), got {getattr(self, name)!r}")
+        if self.resize is not None and not (isinstance(self.resize, int) and self.resize > 0):
+            raise ValueError(f"resize must be a side length in pixels or None, got {self.resize!r}")
+
+    @property
+    def mixing(self) -> bool:
+        return (self.mixup > 0 or self.cutmix > 0) and self.mix_prob > 0
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> "AugmentConfig":
+        values = dict(values or {})
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown augmentation option(s) {unknown}; known: {', '.join(known)}")
+        return cls(**values)
+
+    @classmethod
+    def preset(cls, name: str) -> "AugmentConfig":
+        """Named recipes: none, basic (crop+flip), trivial, randaug, deit (randaug + mixing + erasing)."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown augmentation preset {name!r}; known: {', '.join(PRESETS)}")
+        return cls.from_dict(PRESETS[name])
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def without_randomness(self) -> "AugmentConfig":
+        """The evaluation view: only the deterministic resize is kept."""
+        return AugmentConfig(crop=0, flip=False, resize=self.resize, resize_mode=self.resize_mode)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "none": {"crop": 0, "flip": False},
+    "basic": {},
+    "trivial": {"policy": "trivial"},
+    "randaug": {"policy": "randaug", "randaug_n": 2, "randaug_m": 9},
+    # DeiT's recipe, the usual starting point for ViTs trained from scratch.
+    "deit": {"policy": "randaug", "randaug_n": 2, "randaug_m": 9, "randaug_mstd": 0.5,
+             "mixup": 0.8, "cutmix": 1.0, "erasing": 0.25},
+}
+
+
+def _choose(name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")

@@ -1,0 +1,133 @@
+"""`TensorLoader`: batches straight from tensors that live on the training device.
+
+CIFAR-10 is 184 MB as uint8, so the whole dataset sits on the GPU and a batch is an index
+select plus the batched augmentation: no worker processes, no host-to-device copies per step.
+
+Determinism: the order of an epoch depends only on (seed, epoch), and each batch's augmentation
+on (seed, epoch, batch index), so ``set_epoch(e)`` reproduces epoch e exactly -- a resumed run
+sees the same batches as an uninterrupted one. Sharding: ``batch_size`` is the *global* batch;
+rank r of ``world_size`` yields rows ``r::world_size`` of every global batch, so the ranks'
+shards are disjoint, equal in size, and together equal the single-process batch (augmentation
+included: random parameters are drawn per global position).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import torch
+
+from .augment import AugmentConfig, BatchPlan, GpuAugment, plan_batch
+from .dataset import ImageDataset
+
+
+def derive_seed(*parts: int) -> int:
+    """A 63-bit seed from integers; nearby inputs give unrelated seeds."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+class TensorLoader:
+    """Yields ``(images, targets)``: float ``N x C x H x W`` on ``device`` and int64 labels,
+    or float soft targets ``N x K`` when ``augment`` mixes (Mixup/CutMix).
+
+    ``augment=None`` only scales to [0, 1]; pass a ``GpuAugment`` (train or evaluation view)
+    to normalise, or build the loader with ``TensorLoader.from_dataset``. Call
+    ``set_epoch(epoch)`` before each epoch, as with ``DistributedSampler``: without it every
+    epoch repeats epoch 0's order.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
+                 shuffle: bool = True, drop_last: bool = True, seed: int = 0,
+                 device: torch.device | str = "cpu", augment: GpuAugment | None = None,
+                 rank: int = 0, world_size: int = 1):
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise ValueError(f"images must be uint8 N x C x H x W, got {images.dtype} {tuple(images.shape)}")
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is not in 0..{world_size - 1} (world_size {world_size})")
+        if batch_size < 1 or batch_size % world_size:
+            raise ValueError(f"batch_size is the global batch and must be a positive multiple of "
+                             f"world_size={world_size}, got {batch_size}")
+        if drop_last and len(images) < batch_size:
+            raise ValueError(f"only {len(images)} samples for batch_size {batch_size} with "
+                             "drop_last=True: no batch would be produced; lower batch_size")
+        self.device = torch.device(device)
+        # Moved once; on a GPU the uint8 images stay resident for the whole run.
+        self.images = images.to(self.device)
+        self.labels = labels.to(self.device, torch.long)
+        self.batch_size, self.shuffle, self.drop_last, self.seed = batch_size, shuffle, drop_last, seed
+        self.augment, self.rank, self.world_size = augment, rank, world_size
+        self.epoch = 0
+        self._plans: dict[int, BatchPlan] = {}
+        self._generator = torch.Generator(device=self.device)
+
+    @classmethod
+    def from_dataset(cls, dataset: ImageDataset, split: str, batch_size: int,
+                     augment: AugmentConfig | dict | str | GpuAugment | None = None,
+                     **kwargs) -> "TensorLoader":
+        """A loader over ``dataset``'s ``"train"`` or ``"test"`` split, normalised with its stats.
+
+        Train: shuffled, last partial batch dropped, ``augment`` (a config, dict, preset name or
+        ``GpuAugment``) applied. Test: in order, every sample kept, only the deterministic part
+        of ``augment`` (resize) applied. ``kwargs``
+        (device, seed, rank, world_size, shuffle, drop_last) pass through.
+        """
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        train = split == "train"
+        kwargs.setdefault("shuffle", train)
+        kwargs.setdefault("drop_last", train)
+        if isinstance(augment, GpuAugment):
+            transform = augment if train else augment.evaluation()
+        else:
+            transform = GpuAugment.for_dataset(dataset, augment, train=train)
+        images = dataset.train_images if train else dataset.test_images
+        labels = dataset.train_labels if train else dataset.test_labels
+        return cls(images, labels, batch_size, augment=transform, **kwargs)
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.images)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.images), self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+    def _order(self) -> torch.Tensor:
+        n = len(self.images)
+        if not self.shuffle:
+            return torch.arange(n, device=self.device)
+        # Drawn on the CPU so the order is identical on every device type and every rank.
+        gen = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch))
+        order = torch.randperm(n, generator=gen)
+        if self.device.type == "cuda":  # a pinned, asynchronous copy does not stall the GPU queue
+            return order.pin_memory().to(self.device, non_blocking=True)
+        return order.to(self.device)
+
+    def _plan(self, batch_len: int) -> BatchPlan:
+        if batch_len not in self._plans:
+            mixing = self.augment is not None and self.augment.soft_targets
+            self._plans[batch_len] = plan_batch(batch_len, self.rank, self.world_size, mixing, self.device)
+        return self._plans[batch_len]
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order, n = self._order(), len(self.images)
+        shape = tuple(self.images.shape[1:])
+        for b in range(len(self)):
+            start = b * self.batch_size
+            batch_len = min(self.batch_size, n - start)
+            plan = self._plan(batch_len)
+            rows = order[start:start + batch_len][plan.positions]
+            images, labels = self.images[rows], self.labels[rows]
+            if self.augment is None:
+                yield images.float().div_(255), labels
+                continue
+            self._generator.manual_seed(derive_seed(self.seed, self.epoch, b))
+            params = self.augment.sample(batch_len, shape, self._generator, self.device)
+            yield self.augment.apply(images, labels, params, plan)

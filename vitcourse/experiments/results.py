@@ -1,0 +1,92 @@
+"""Read run logs back for plots, validating each one first.
+
+A log that does not parse, lacks a field the book relies on, or did not finish is reported by
+name (a warning, and in the returned problem list) and skipped: it is never plotted as complete.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import paths
+
+REQUIRED = ("config", "command", "dataset", "device", "versions", "git", "wall_time_s", "epochs", "status")
+EPOCH_KEYS = ("train_loss", "train_acc", "test_acc", "epoch_time_s", "images_per_s")
+
+
+@dataclass
+class Run:
+    experiment: str
+    profile: str
+    seed: int
+    path: Path
+    log: dict[str, Any]
+
+    def series(self, key: str) -> list[float]:
+        return [e[key] for e in self.log["epochs"]]
+
+    @property
+    def final_test_acc(self) -> float:
+        return self.log["epochs"][-1]["test_acc"]
+
+    @property
+    def command(self) -> str:
+        return self.log["command"]
+
+
+def validate_run_log(log: Any, expect_epochs: int | None = None) -> list[str]:
+    """Problems that make a log unfit to plot (empty list: fine)."""
+    if not isinstance(log, dict):
+        return ["not a JSON object"]
+    problems = [f"missing field {k!r}" for k in REQUIRED if k not in log]
+    if problems:
+        return problems
+    if log["status"] != "finished":
+        problems.append(f"status is {log['status']!r}, not 'finished' (resume it to complete it)")
+    epochs = log["epochs"]
+    if not isinstance(epochs, list) or not epochs:
+        return problems + ["no epochs recorded"]
+    planned = expect_epochs or log["config"].get("epochs")
+    if planned and len(epochs) != planned:
+        problems.append(f"{len(epochs)} epochs recorded, config says {planned}")
+    for i, e in enumerate(epochs, 1):
+        for k in EPOCH_KEYS:
+            v = e.get(k) if isinstance(e, dict) else None
+            if not isinstance(v, (int, float)) or not math.isfinite(v):
+                problems.append(f"epoch {i}: {k!r} is {v!r}")
+                break
+    return problems
+
+
+def load_runs(experiment: str, profile: str = "full", root: Path | None = None,
+              problems: list[str] | None = None) -> list[Run]:
+    """Every valid finished run of `experiment` in `profile`, sorted by seed."""
+    base = (Path(root) if root else paths.results_root(profile)) / experiment / profile
+    runs = []
+    for path in sorted(base.glob("seed*/run.json")):
+        try:
+            log = json.loads(path.read_text())
+            issues = validate_run_log(log)
+        except (OSError, json.JSONDecodeError) as err:
+            issues = [f"unreadable: {err}"]
+        if issues:
+            message = f"skipping {path}: " + "; ".join(issues)
+            warnings.warn(message, stacklevel=2)
+            if problems is not None:
+                problems.append(message)
+            continue
+        runs.append(Run(experiment, profile, int(log.get("seed", path.parent.name[4:])), path, log))
+    return sorted(runs, key=lambda r: r.seed)
+
+
+def is_finished(experiment: str, profile: str, seed: int) -> bool:
+    path = paths.run_dir(experiment, profile, seed) / "run.json"
+    try:
+        return json.loads(path.read_text()).get("status") == "finished"
+    except (OSError, json.JSONDecodeError):
+        return False

@@ -1,0 +1,50 @@
+"""What an experiment is: a model, data and training recipe, in a `smoke` and a `full` profile.
+
+A profile is three plain dicts, so a run log can store it verbatim:
+  model: {"arch": "vit" | "resnet18", ...constructor kwargs}
+  data:  {"dataset": "cifar10", "fraction": 1.0 | "imbalance": 100, "augment": preset | dict}
+  train: TrainConfig fields
+`smoke` runs in seconds on a CPU (notebooks and tests); `full` is the GPU experiment the book plots.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+PROFILES = ("smoke", "full")
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    chapter: str
+    description: str
+    base: dict[str, Any]                       # shared by both profiles
+    smoke: dict[str, Any] = field(default_factory=dict)
+    full: dict[str, Any] = field(default_factory=dict)
+    seeds: dict[str, tuple[int, ...]] = field(default_factory=lambda: {"smoke": (0,), "full": (0,)})
+
+    def profile(self, name: str) -> dict[str, Any]:
+        """The resolved {"model", "data", "train"} dicts of profile `name`."""
+        if name not in PROFILES:
+            raise ValueError(f"unknown profile {name!r}: use 'smoke' (CPU, seconds) or 'full' (GPU).")
+        resolved = deep_merge(self.base, getattr(self, name))
+        missing = {"model", "data", "train"} - set(resolved)
+        if missing:
+            raise ValueError(f"experiment {self.name!r} profile {name!r} lacks {sorted(missing)}")
+        return resolved
+
+    def seeds_for(self, profile: str) -> tuple[int, ...]:
+        return tuple(self.seeds.get(profile, (0,)))

@@ -1,0 +1,32 @@
+"""Run the book's pending experiments until a time budget is spent.
+
+GPU jobs here are capped (10 minutes a command), so the suite must finish in chunks: it skips
+finished runs, resumes interrupted ones from their checkpoints, and gives each run only the time
+that is left, so the training loop stops between epochs and a later call continues.
+"""
+
+from __future__ import annotations
+
+import time
+
+from .registry import EXPERIMENTS
+from .results import is_finished
+from .runner import run_experiment
+
+
+def pending(profile: str, names=None) -> list[tuple[str, int]]:
+    chosen = names or list(EXPERIMENTS)
+    return [(n, s) for n in chosen for s in EXPERIMENTS[n].seeds_for(profile) if not is_finished(n, profile, s)]
+
+
+def run_suite(profile: str = "full", minutes: float = 9.0, names=None, device=None, progress=True) -> dict:
+    deadline = time.monotonic() + 60 * minutes
+    done, stopped = [], []
+    for name, seed in pending(profile, names):
+        left = deadline - time.monotonic()
+        if left < 10:
+            stopped.append((name, seed))
+            continue
+        log = run_experiment(name, profile, seed, device=device, time_limit_s=left, progress=progress)
+        (done if log.get("status") == "finished" else stopped).append((name, seed))
+    return {"finished": done, "pending": pending(profile, names)}

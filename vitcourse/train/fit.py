@@ -1,0 +1,220 @@
+"""``fit``: the one training loop every model in the book goes through.
+
+It owns the run directory: ``run.json`` (the run log) and ``checkpoint/`` (the last completed
+epoch). Calling it again with the same directory and config resumes after the last completed
+epoch, or, for a finished run, returns the log without training.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from . import environment
+from .checkpoint import latest_checkpoint, load_checkpoint, read_checkpoint_meta, save_checkpoint
+from .config import TrainConfig, config_differences
+from .distributed import DistContext, all_reduce_max, barrier, init_distributed
+from .epoch import Engine, NonFiniteLoss, evaluate, train_one_epoch
+from .errors import ConfigMismatch, ResumeMismatch, TrainingDiverged
+from .optim import Schedule, build_optimizer
+from .progress import Progress
+from .rng import seed_epoch
+from .runlog import RunLog, check_extra, read_run_log
+
+CHECKPOINT_DIR = "checkpoint"
+
+
+def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
+        run_dir: str | Path, *, command: str | None = None,
+        extra_log: dict[str, Any] | None = None, progress: bool = True,
+        device: str | torch.device | None = None,
+        on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+        stop_after_epoch: int | None = None, time_limit_s: float | None = None,
+        checkpoint_dir: str | Path | None = None) -> dict[str, Any]:
+    """Train ``model`` for ``config.epochs`` epochs, logging and checkpointing into ``run_dir``.
+
+    ``test_loader`` may be None (no evaluation; test metrics are logged as null).
+    ``model`` is a plain module (fit moves it to the device and wraps it for DDP/compile
+    itself); after fit it holds the final weights. ``command`` overrides the command recorded
+    in the log (default: this process's command line); ``extra_log`` adds top-level keys such
+    as ``{"dataset": {...}}``. ``on_epoch_end(metrics)`` runs on every rank after each epoch.
+    ``stop_after_epoch=k`` returns once k epochs are complete, and ``time_limit_s`` before an
+    epoch that would likely end past the limit; both leave status "running", to be resumed.
+    ``checkpoint_dir`` (default ``run_dir/checkpoint``) lets the log live in a results folder
+    under git while the weights go somewhere ignored.
+
+    Returns the run log (the contents of ``run.json``). Raises ``ConfigMismatch`` when
+    ``run_dir`` holds a run with another config and ``TrainingDiverged`` on a NaN/inf loss.
+    """
+    run_dir = Path(run_dir)
+    ctx = init_distributed(device)
+    extra = check_extra(extra_log)
+    config_dict = config.to_dict()
+    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else run_dir / CHECKPOINT_DIR
+    latest = latest_checkpoint(ckpt_dir)
+    meta = read_checkpoint_meta(latest) if latest else None
+    previous = read_run_log(run_dir)
+
+    # The checkpoint is the source of truth; the log alone exists if epoch 1 never completed.
+    saved_config = meta["state"]["config"] if meta else (previous or {}).get("config")
+    if saved_config is not None:
+        differences = config_differences(saved_config, config_dict)
+        if differences:
+            raise ConfigMismatch(str(run_dir), differences)
+    if previous is not None and previous.get("status") == "finished":
+        if latest is not None:  # hand back the trained weights too, e.g. for a notebook to inspect
+            load_checkpoint(latest, model)
+        return previous
+
+    for method in ("set_epoch", "__len__", "__iter__"):
+        if not hasattr(train_loader, method):
+            raise TypeError(f"train_loader lacks {method}(): see vitcourse.train.protocol for what "
+                            "fit needs (vitcourse.train.InMemoryLoader is a minimal example)")
+    steps_per_epoch = len(train_loader)
+    if steps_per_epoch < 1:
+        raise ValueError("the training loader yields no batches")
+    use_cuda = ctx.device.type == "cuda"
+    channels_last = config.channels_last and use_cuda
+    model.to(ctx.device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(model, config)
+    command = command or environment.current_command()
+    log = RunLog.new(
+        run_dir, config=config_dict, command=command, seed=config.seed,
+        versions=environment.versions(),
+        device={"name": environment.device_name(ctx.device), "type": ctx.device.type,
+                "amp": "bf16" if config.amp == "bf16" and use_cuda else "none",
+                "channels_last": channels_last, "compile": config.compile},
+        world_size=ctx.world_size, git=environment.git_info(),
+        parameters=sum(p.numel() for p in model.parameters()),
+        trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        steps_per_epoch=steps_per_epoch, extra=extra)
+
+    start_epoch = 0
+    if meta is not None:
+        saved_steps = meta["state"]["steps_per_epoch"]
+        if saved_steps != steps_per_epoch:
+            raise ResumeMismatch(
+                f"{run_dir}: the saved run had {saved_steps} batches per epoch, the loader now "
+                f"yields {steps_per_epoch} (different data, batch size or number of ranks?). "
+                "Use a new run_dir, or the same data and launch to resume.")
+        load_checkpoint(latest, model, optimizer)
+        log.restore(meta["state"])
+        start_epoch = meta["epoch"]
+    log.start_segment(start_epoch, command)
+
+    engine = _engine(model, optimizer, config, ctx, steps_per_epoch, use_cuda, channels_last)
+    bar = Progress(progress and ctx.is_main)
+    if start_epoch:
+        bar.note(f"resuming {run_dir} after epoch {start_epoch}/{config.epochs}")
+    if ctx.is_main:
+        log.write()
+
+    segment_start, wall_before = time.perf_counter(), log.data["wall_time_s"]
+    last_epoch_time = 0.0
+    for epoch in range(start_epoch, config.epochs):  # 0-based here, 1-based in the log
+        if _should_stop(ctx, epoch, start_epoch, stop_after_epoch, time_limit_s,
+                        time.perf_counter() - segment_start, last_epoch_time):
+            break
+        epoch_start = time.perf_counter()
+        seed_epoch(config.seed, epoch, ctx.rank)
+        train_loader.set_epoch(epoch)
+        if test_loader is not None and hasattr(test_loader, "set_epoch"):
+            test_loader.set_epoch(epoch)
+        if use_cuda:
+            torch.cuda.reset_peak_memory_stats(ctx.device)
+        bar.start_epoch(epoch + 1, config.epochs, steps_per_epoch)
+        try:
+            train_metrics = train_one_epoch(engine, train_loader, epoch * steps_per_epoch, bar)
+        except NonFiniteLoss as bad:
+            bar.end_epoch()
+            if ctx.is_main:
+                log.data["wall_time_s"] = wall_before + time.perf_counter() - segment_start
+                log.set_status("diverged", divergence={
+                    "epoch": epoch + 1, "step": bad.step, "loss": str(bad.loss),
+                    "last_good_epoch": epoch})
+                log.write()
+            barrier(ctx)  # torchrun stops the other ranks when one fails: let the log land first
+            raise TrainingDiverged(epoch + 1, bad.step, bad.loss, str(run_dir), epoch) from None
+        bar.end_epoch()
+        _sync_buffers(ctx, model)
+        test_metrics = (evaluate(engine, test_loader) if test_loader is not None else
+                        {"test_loss": None, "test_acc": None, "test_samples": 0, "eval_time_s": 0.0})
+        metrics = {"epoch": epoch + 1, **train_metrics, **test_metrics}
+        last_epoch_time = time.perf_counter() - epoch_start
+        metrics["epoch_time_s"] = last_epoch_time
+        metrics["peak_gpu_memory_bytes"] = _peak_memory(ctx, use_cuda)
+        log.add_epoch(metrics, wall_before + time.perf_counter() - segment_start)
+        if ctx.is_main:
+            state = {"config": config_dict, "steps_per_epoch": steps_per_epoch,
+                     "global_step": (epoch + 1) * steps_per_epoch, **log.history()}
+            save_checkpoint(ckpt_dir, epoch + 1, model, optimizer, state)
+            log.write()  # after the checkpoint: the log never claims an epoch it cannot resume
+        barrier(ctx)  # no rank runs ahead (or exits) while rank 0 is still writing
+        bar.note(_summary(metrics, config.epochs))
+        if on_epoch_end is not None:
+            on_epoch_end(metrics)
+
+    if len(log.data["epochs"]) == config.epochs:
+        log.set_status("finished")
+        if ctx.is_main:
+            log.write()
+    return log.data
+
+
+def _engine(model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
+            ctx: DistContext, steps_per_epoch: int, use_cuda: bool, channels_last: bool) -> Engine:
+    """Wrap the model: DDP for training only, then torch.compile (the order PyTorch recommends)."""
+    train_net: nn.Module = model
+    if ctx.distributed:
+        train_net = DistributedDataParallel(model, device_ids=[ctx.device.index] if use_cuda else None)
+    eval_net: nn.Module = model
+    if config.compile:
+        eval_net = torch.compile(model)
+        train_net = torch.compile(train_net) if ctx.distributed else eval_net
+    return Engine(train_net=train_net, eval_net=eval_net, optimizer=optimizer,
+                  schedule=Schedule(config, steps_per_epoch), ctx=ctx,
+                  amp=config.amp == "bf16" and use_cuda, channels_last=channels_last,
+                  grad_clip=config.grad_clip, label_smoothing=config.label_smoothing,
+                  log_every=config.log_every)
+
+
+def _should_stop(ctx: DistContext, epoch: int, start_epoch: int, stop_after_epoch: int | None,
+                 time_limit_s: float | None, elapsed: float, last_epoch_time: float) -> bool:
+    """Stop before this epoch? Ranks' clocks differ, so they agree through an all-reduce."""
+    stop = stop_after_epoch is not None and epoch >= stop_after_epoch
+    if time_limit_s is not None and epoch > start_epoch:
+        stop = stop or elapsed + last_epoch_time > time_limit_s
+    flag = torch.tensor([float(stop)], device=ctx.device)
+    return bool(all_reduce_max(ctx, flag).item())
+
+
+def _sync_buffers(ctx: DistContext, model: nn.Module) -> None:
+    """Give every rank rank 0's buffers (BatchNorm statistics) so evaluation matches the checkpoint."""
+    if ctx.distributed:
+        for buffer in model.buffers():
+            dist.broadcast(buffer.data, src=0)
+
+
+def _peak_memory(ctx: DistContext, use_cuda: bool) -> int | None:
+    if not use_cuda:
+        return None
+    peak = torch.tensor([float(torch.cuda.max_memory_allocated(ctx.device))], device=ctx.device)
+    return int(all_reduce_max(ctx, peak).item())
+
+
+def _summary(m: dict[str, Any], epochs: int) -> str:
+    def num(value, fmt):
+        return "n/a" if value is None else format(value, fmt)
+    return (f"epoch {m['epoch']}/{epochs}: train loss {num(m['train_loss'], '.4f')} "
+            f"acc {m['train_acc']:.3f} | test loss {num(m['test_loss'], '.4f')} "
+            f"acc {num(m['test_acc'], '.3f')} | {m['images_per_s']:,.0f} img/s | "
+            f"{m['epoch_time_s']:.1f} s")
