@@ -117,3 +117,37 @@ def test_bench_runs_on_cpu_and_reports_ratios(sandbox, tmp_path):
     saved = json.loads(Path(report["path"]).read_text())
     assert saved["device"] and saved["images_per_s"]["timm_eager"] > 0
     assert "vitcourse / timm" in format_report(report)
+
+
+def test_chapter_results_smoke_runs_live_and_prefers_committed_full_results(sandbox, monkeypatch):
+    from vitcourse.experiments import chapter_results
+
+    monkeypatch.delenv("VITCOURSE_PROFILE", raising=False)
+    res = chapter_results([TINY.name])
+    runs, is_smoke = res.for_plot(TINY.name)
+    assert is_smoke and len(runs) == 1 and res.pending_full() == [TINY.name]
+    run_suite("full", minutes=5, names=[TINY.name], progress=False)     # as a GPU job would
+    runs, is_smoke = chapter_results([TINY.name]).for_plot(TINY.name)
+    assert not is_smoke and [r.seed for r in runs] == [0, 1]
+    monkeypatch.setenv("VITCOURSE_PROFILE", "huge")
+    with pytest.raises(ValueError, match="VITCOURSE_PROFILE='huge'"):
+        chapter_results([TINY.name])
+
+
+def test_result_plots_draw_from_runs(sandbox):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from vitcourse.plots import caption, plot_accuracy_vs_time, plot_final_bars, plot_learning_curves
+
+    run_suite("full", minutes=5, names=[TINY.name], progress=False)
+    runs = load_runs(TINY.name, "full")
+    fig, axes = plt.subplots(1, 3)
+    plot_learning_curves({"tiny": runs}, ax=axes[0])
+    plot_final_bars({"tiny": runs}, ax=axes[1])
+    plot_accuracy_vs_time({"tiny": runs}, ax=axes[2])
+    assert len(axes[0].lines) == 1 and len(axes[0].collections) == 1   # mean line + min-max band
+    text = caption(runs)
+    assert "CIFAR-10 (JPEG q75 copy)" in text and "--profile full --seed 1" in text
+    assert caption(runs, smoke=True).startswith("SMOKE RUN")
+    plt.close(fig)

@@ -1,10 +1,11 @@
 """Named experiments (smoke and full profiles), their runner, the suite and validated results."""
 
+from .chapter import ChapterResults, chapter_results, notebook_profile
 from .registry import EXPERIMENTS, get_experiment, register
 from .results import Run, load_runs, validate_run_log
 from .runner import command_for, prepare_dataset, run_experiment
 from .spec import PROFILES, Experiment
 from .suite import pending, run_suite
 
-__all__ = ["EXPERIMENTS", "Experiment", "PROFILES", "Run", "command_for", "get_experiment", "load_runs",
+__all__ = ["ChapterResults", "chapter_results", "notebook_profile", "EXPERIMENTS", "Experiment", "PROFILES", "Run", "command_for", "get_experiment", "load_runs",
            "pending", "prepare_dataset", "register", "run_experiment", "run_suite", "validate_run_log"]

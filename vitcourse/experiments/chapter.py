@@ -1,0 +1,58 @@
+"""The one switch a chapter notebook needs: VITCOURSE_PROFILE=smoke (default) or full.
+
+smoke: the chapter's experiments run live in their smoke profile (CPU, seconds), and the committed
+       full-profile results in data/results/ are loaded for the figures where they exist.
+full:  a reader with a GPU runs the chapter's pending full experiments (finished ones are
+       skipped), then the same figures are drawn from the fresh results.
+Either way `ChapterResults.for_plot(name)` says whether a figure shows real results or smoke runs,
+so the chapter can label them honestly.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from .registry import get_experiment
+from .results import Run, load_runs
+from .runner import run_experiment
+from .spec import PROFILES
+
+
+def notebook_profile() -> str:
+    profile = os.environ.get("VITCOURSE_PROFILE", "smoke")
+    if profile not in PROFILES:
+        raise ValueError(f"VITCOURSE_PROFILE={profile!r}: use 'smoke' (CPU, the default) or 'full' (GPU).")
+    return profile
+
+
+@dataclass
+class ChapterResults:
+    smoke: dict[str, list[Run]] = field(default_factory=dict)
+    full: dict[str, list[Run]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def for_plot(self, name: str) -> tuple[list[Run], bool]:
+        """(runs, is_smoke): the full results when they exist, else the smoke runs."""
+        if self.full.get(name):
+            return self.full[name], False
+        return self.smoke.get(name, []), True
+
+    def pending_full(self) -> list[str]:
+        return [n for n in self.smoke if not self.full.get(n)]
+
+
+def chapter_results(names, profile: str | None = None, progress: bool = False) -> ChapterResults:
+    profile = profile or notebook_profile()
+    out = ChapterResults()
+    for name in names:
+        exp = get_experiment(name)
+        if profile == "full":
+            for seed in exp.seeds_for("full"):
+                run_experiment(name, "full", seed, progress=progress)
+        else:
+            for seed in exp.seeds_for("smoke"):
+                run_experiment(name, "smoke", seed, progress=progress)
+            out.smoke[name] = load_runs(name, "smoke", problems=out.problems)
+        out.full[name] = load_runs(name, "full", problems=out.problems)
+    return out
