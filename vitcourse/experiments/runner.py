@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vitcourse.data import load_dataset, long_tailed, per_class_fraction
-from vitcourse.data import TensorLoader
+from vitcourse.data import AugmentConfig, TensorLoader, load_dataset, long_tailed, per_class_fraction
 from vitcourse.train import TrainConfig, fit, init_distributed, read_run_log, seed_everything
 
 from . import paths
@@ -18,6 +17,16 @@ from .registry import get_experiment
 
 def command_for(name: str, profile: str, seed: int) -> str:
     return f"python -m vitcourse run {name} --profile {profile} --seed {seed}"
+
+
+def input_size(data_spec: dict, native: int) -> int:
+    """The side the model sees: the augmentation's resize (e.g. 224 for /16 models) or the native size."""
+    aug = data_spec.get("augment")
+    if isinstance(aug, str):
+        aug = AugmentConfig.preset(aug)
+    elif isinstance(aug, dict):
+        aug = AugmentConfig.from_dict(aug)
+    return (aug.resize if aug is not None else None) or native
 
 
 def prepare_dataset(data_spec: dict, local: str | None = None):
@@ -54,11 +63,29 @@ def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *
     train_loader = TensorLoader.from_dataset(dataset, "train", config.batch_size, augment=augment, **kw)
     test_loader = TensorLoader.from_dataset(dataset, "test", config.batch_size, augment=augment, **kw)
     channels, height, _ = dataset.image_shape
-    resize = train_loader.augment.config.resize if train_loader.augment is not None else None
     seed_everything(seed)
-    model = build_model(spec["model"], dataset.num_classes, channels, resize or height)
+    model = build_model(spec["model"], dataset.num_classes, channels, input_size(spec["data"], height))
     return fit(model, train_loader, test_loader, config, run_dir,
                command=command_for(name, profile, seed), progress=progress, device=ctx.device,
                checkpoint_dir=paths.checkpoint_dir(name, profile, seed), time_limit_s=time_limit_s,
                extra_log=dict(experiment=name, profile=profile, chapter=exp.chapter,
                               description=exp.description, spec=spec, dataset=dataset.describe()))
+
+
+def load_trained_model(name: str, profile: str = "smoke", seed: int | None = None):
+    """The model of a finished run, with its final weights (from the safetensors checkpoint)."""
+    from vitcourse.train import latest_checkpoint, load_checkpoint
+
+    exp = get_experiment(name)
+    spec = exp.profile(profile)
+    seed = exp.seeds_for(profile)[0] if seed is None else seed
+    log = read_run_log(paths.run_dir(name, profile, seed))
+    ckpt = latest_checkpoint(paths.checkpoint_dir(name, profile, seed))
+    if not log or log.get("status") != "finished" or ckpt is None:
+        raise FileNotFoundError(f"no finished run with weights for {name!r} ({profile}, seed {seed}): "
+                                f"run `{command_for(name, profile, seed)}` first.")
+    d = log["dataset"]
+    channels, height, _ = d["image_shape"]
+    model = build_model(spec["model"], len(d["classes"]), channels, input_size(spec["data"], height))
+    load_checkpoint(ckpt, model)
+    return model.eval()
