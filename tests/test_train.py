@@ -348,3 +348,25 @@ def test_progress_is_plain_text_and_quiet_in_ci(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CI", "true")
     fit(make_model(), train, test, make_config(epochs=1), tmp_path / "b", progress=True)
     assert capsys.readouterr().out == ""
+
+
+def test_custom_objectives_plug_into_the_loop(tmp_path):
+    """Another loss (here: class-weighted CE) and a label-free objective (logits None) both train."""
+    import torch.nn.functional as F
+
+    weights = torch.tensor([3.0, 1.0, 1.0])
+
+    def weighted(net, images, targets):
+        logits = net(images)
+        return F.cross_entropy(logits.float(), targets, weight=weights), logits
+
+    def label_free(net, images, targets):  # e.g. reconstruction pre-training: no logits
+        return net(images).float().pow(2).mean(), None
+
+    plain, _ = run(tmp_path / "plain", config=make_config(epochs=1))
+    log, _ = run(tmp_path / "weighted", config=make_config(epochs=1), objective=weighted)
+    assert log["status"] == "finished" and log["epochs"][0]["train_loss"] != plain["epochs"][0]["train_loss"]
+    train, _ = make_loaders()
+    log = fit(make_model(), train, None, make_config(epochs=1), tmp_path / "ssl", progress=False,
+              objective=label_free)
+    assert log["status"] == "finished" and log["epochs"][0]["train_acc"] == 0.0

@@ -12,6 +12,7 @@ Typical use::
 from .checkpoint import latest_checkpoint, load_checkpoint
 from .config import TrainConfig
 from .distributed import DistContext, init_distributed, shutdown_distributed
+from .epoch import Objective, classification_objective
 from .errors import ConfigMismatch, ResumeMismatch, TrainingDiverged
 from .fit import fit
 from .optim import build_optimizer, lr_at, param_groups
@@ -21,7 +22,7 @@ from .runlog import read_run_log
 from .memory_loader import InMemoryLoader
 
 __all__ = [
-    "ConfigMismatch", "DistContext", "EvalLoader", "InMemoryLoader", "ResumeMismatch",
+    "Objective", "classification_objective", "ConfigMismatch", "DistContext", "EvalLoader", "InMemoryLoader", "ResumeMismatch",
     "TrainConfig", "TrainLoader", "TrainingDiverged", "build_optimizer", "fit",
     "init_distributed", "latest_checkpoint", "load_checkpoint", "lr_at", "param_groups",
     "read_run_log", "seed_everything", "shutdown_distributed",

@@ -13,7 +13,8 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Optional
 
 import torch
 import torch.distributed as dist
@@ -23,6 +24,19 @@ from torch import nn
 from .distributed import DistContext, all_reduce_sum
 from .optim import Schedule
 from .progress import Progress
+
+
+# objective(net, images, targets) -> (loss, logits or None): what one training step minimises.
+Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, Optional[torch.Tensor]]]
+
+
+def classification_objective(label_smoothing: float = 0.0) -> Objective:
+    """Cross-entropy on the logits, in float32 whatever the autocast dtype; smoothing applies to
+    soft (Mixup/CutMix) targets too."""
+    def objective(net, images, targets):
+        logits = net(images)
+        return F.cross_entropy(logits.float(), targets, label_smoothing=label_smoothing), logits
+    return objective
 
 
 class NonFiniteLoss(Exception):
@@ -47,6 +61,7 @@ class Engine:
     grad_clip: float | None
     label_smoothing: float
     log_every: int
+    objective: Objective
 
     def autocast(self):
         if self.amp:
@@ -61,8 +76,11 @@ class Engine:
         return images, targets.to(device, non_blocking=True)
 
 
-def count_correct(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Correct predictions; for soft (Mixup/CutMix) targets the dominant class counts as the label."""
+def count_correct(logits: torch.Tensor | None, targets: torch.Tensor) -> torch.Tensor:
+    """Correct predictions; for soft (Mixup/CutMix) targets the dominant class counts as the label.
+    An objective without logits (self-supervised pre-training) counts none."""
+    if logits is None:
+        return torch.zeros((), device=targets.device)
     labels = targets if targets.ndim == 1 else targets.argmax(dim=1)
     return (logits.argmax(dim=1) == labels).sum()
 
@@ -135,9 +153,7 @@ def train_one_epoch(engine: Engine, loader, first_step: int, progress: Progress)
         images, targets = engine.to_device(images, targets)
         lr = engine.schedule.apply(opt, first_step + i)
         with engine.autocast():
-            logits = net(images)
-        # The loss in float32 whatever the autocast dtype; smoothing applies to soft targets too.
-        loss = F.cross_entropy(logits.float(), targets, label_smoothing=engine.label_smoothing)
+            loss, logits = engine.objective(net, images, targets)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = (torch.nn.utils.clip_grad_norm_(params, engine.grad_clip)

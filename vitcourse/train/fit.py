@@ -21,7 +21,7 @@ from . import environment
 from .checkpoint import latest_checkpoint, load_checkpoint, read_checkpoint_meta, save_checkpoint
 from .config import TrainConfig, config_differences
 from .distributed import DistContext, all_reduce_max, barrier, init_distributed
-from .epoch import Engine, NonFiniteLoss, evaluate, train_one_epoch
+from .epoch import Engine, NonFiniteLoss, Objective, classification_objective, evaluate, train_one_epoch
 from .errors import ConfigMismatch, ResumeMismatch, TrainingDiverged
 from .optim import Schedule, build_optimizer
 from .progress import Progress
@@ -37,7 +37,8 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
         device: str | torch.device | None = None,
         on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
         stop_after_epoch: int | None = None, time_limit_s: float | None = None,
-        checkpoint_dir: str | Path | None = None) -> dict[str, Any]:
+        checkpoint_dir: str | Path | None = None,
+        objective: Objective | None = None) -> dict[str, Any]:
     """Train ``model`` for ``config.epochs`` epochs, logging and checkpointing into ``run_dir``.
 
     ``test_loader`` may be None (no evaluation; test metrics are logged as null).
@@ -48,7 +49,10 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
     ``stop_after_epoch=k`` returns once k epochs are complete, and ``time_limit_s`` before an
     epoch that would likely end past the limit; both leave status "running", to be resumed.
     ``checkpoint_dir`` (default ``run_dir/checkpoint``) lets the log live in a results folder
-    under git while the weights go somewhere ignored.
+    under git while the weights go somewhere ignored. ``objective(net, images, targets)`` returns
+    ``(loss, logits or None)``; the default is cross-entropy with the config's label smoothing.
+    Other losses (distillation, class weights, hard-example mining, self-supervised
+    pre-training with logits None) plug in here; the caller records which one in ``extra_log``.
 
     Returns the run log (the contents of ``run.json``). Raises ``ConfigMismatch`` when
     ``run_dir`` holds a run with another config and ``TrainingDiverged`` on a NaN/inf loss.
@@ -111,7 +115,7 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
         start_epoch = meta["epoch"]
     log.start_segment(start_epoch, command)
 
-    engine = _engine(model, optimizer, config, ctx, steps_per_epoch, use_cuda, channels_last)
+    engine = _engine(model, optimizer, config, ctx, steps_per_epoch, use_cuda, channels_last, objective)
     bar = Progress(progress and ctx.is_main)
     if start_epoch:
         bar.note(f"resuming {run_dir} after epoch {start_epoch}/{config.epochs}")
@@ -171,7 +175,8 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
 
 
 def _engine(model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
-            ctx: DistContext, steps_per_epoch: int, use_cuda: bool, channels_last: bool) -> Engine:
+            ctx: DistContext, steps_per_epoch: int, use_cuda: bool, channels_last: bool,
+            objective: Objective | None = None) -> Engine:
     """Wrap the model: DDP for training only, then torch.compile (the order PyTorch recommends)."""
     train_net: nn.Module = model
     if ctx.distributed:
@@ -184,7 +189,8 @@ def _engine(model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainCon
                   schedule=Schedule(config, steps_per_epoch), ctx=ctx,
                   amp=config.amp == "bf16" and use_cuda, channels_last=channels_last,
                   grad_clip=config.grad_clip, label_smoothing=config.label_smoothing,
-                  log_every=config.log_every)
+                  log_every=config.log_every,
+                  objective=objective or classification_objective(config.label_smoothing))
 
 
 def _should_stop(ctx: DistContext, epoch: int, start_epoch: int, stop_after_epoch: int | None,
