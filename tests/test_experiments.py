@@ -151,3 +151,13 @@ def test_result_plots_draw_from_runs(sandbox):
     assert "CIFAR-10 (JPEG q75 copy)" in text and "--profile full --seed 1" in text
     assert caption(runs, smoke=True).startswith("SMOKE RUN")
     plt.close(fig)
+
+
+def test_budget_estimates_follow_the_flop_formula():
+    from vitcourse.experiments.budget import estimate_gpu_minutes, vit_forward_flops
+
+    # ViT-B/16 at 224 px: about 17.6 G multiply-adds per image, the commonly quoted figure.
+    assert vit_forward_flops(224, 16, 768, 12, num_classes=1000) / 2e9 == pytest.approx(17.6, rel=0.02)
+    spec = get_experiment("first_run").profile("full")
+    longer = dict(spec, train=dict(spec["train"], epochs=2 * spec["train"]["epochs"]))
+    assert estimate_gpu_minutes(longer) > estimate_gpu_minutes(spec) > 0

@@ -30,12 +30,17 @@ def main(argv=None) -> int:
 
     if args.cmd == "list":
         from vitcourse.experiments import EXPERIMENTS
+        from vitcourse.experiments.budget import experiment_gpu_minutes
         from vitcourse.experiments.results import is_finished
 
+        total = 0.0
         for name, exp in EXPERIMENTS.items():
             status = " ".join(f"{p}:{sum(is_finished(name, p, s) for s in exp.seeds_for(p))}/{len(exp.seeds_for(p))}"
                               for p in ("smoke", "full"))
-            print(f"{name:24s} {status:22s} {exp.chapter} — {exp.description}")
+            minutes = experiment_gpu_minutes(exp)
+            total += minutes
+            print(f"{name:28s} {status:22s} ~{minutes:5.1f} GPU-min  {exp.chapter} — {exp.description}")
+        print(f"estimated full-profile total: ~{total:.0f} GPU-minutes on an H100 (see vitcourse/experiments/budget.py)")
         return 0
     if args.cmd == "run":
         from vitcourse.experiments import run_experiment

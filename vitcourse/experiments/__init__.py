@@ -1,5 +1,6 @@
 """Named experiments (smoke and full profiles), their runner, the suite and validated results."""
 
+from . import catalog  # noqa: F401  (registers the book's experiments)
 from .chapter import ChapterResults, chapter_results, notebook_profile
 from .registry import EXPERIMENTS, get_experiment, register
 from .results import Run, load_runs, validate_run_log
