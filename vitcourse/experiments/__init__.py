@@ -6,7 +6,8 @@ from .registry import EXPERIMENTS, get_experiment, register
 from .results import Run, load_runs, validate_run_log
 from .runner import command_for, load_trained_model, prepare_dataset, run_experiment
 from .spec import PROFILES, Experiment
+from .tasks import TASKS, TaskSetup, register_task
 from .suite import pending, run_suite
 
-__all__ = ["ChapterResults", "chapter_results", "notebook_profile", "EXPERIMENTS", "Experiment", "PROFILES", "Run", "command_for", "get_experiment", "load_runs", "load_trained_model",
+__all__ = ["TASKS", "TaskSetup", "register_task", "ChapterResults", "chapter_results", "notebook_profile", "EXPERIMENTS", "Experiment", "PROFILES", "Run", "command_for", "get_experiment", "load_runs", "load_trained_model",
            "pending", "prepare_dataset", "register", "run_experiment", "run_suite", "validate_run_log"]

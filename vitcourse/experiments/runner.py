@@ -13,6 +13,7 @@ from vitcourse.train import TrainConfig, fit, init_distributed, read_run_log, se
 from . import paths
 from .models import build_model
 from .registry import get_experiment
+from .tasks import get_task
 
 
 def command_for(name: str, profile: str, seed: int) -> str:
@@ -65,15 +66,21 @@ def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *
     channels, height, _ = dataset.image_shape
     seed_everything(seed)
     model = build_model(spec["model"], dataset.num_classes, channels, input_size(spec["data"], height))
-    return fit(model, train_loader, test_loader, config, run_dir,
-               command=command_for(name, profile, seed), progress=progress, device=ctx.device,
-               checkpoint_dir=paths.checkpoint_dir(name, profile, seed), time_limit_s=time_limit_s,
-               extra_log=dict(experiment=name, profile=profile, chapter=exp.chapter,
-                              description=exp.description, spec=spec, dataset=dataset.describe()))
+    make_task, options = get_task(spec)
+    setup = make_task(model=model, dataset=dataset, profile=profile, seed=seed, device=ctx.device, **options)
+    log = fit(setup.model, train_loader, test_loader if setup.evaluate else None, config, run_dir,
+              command=command_for(name, profile, seed), progress=progress, device=ctx.device,
+              checkpoint_dir=paths.checkpoint_dir(name, profile, seed), time_limit_s=time_limit_s,
+              objective=setup.objective,
+              extra_log=dict(experiment=name, profile=profile, chapter=exp.chapter,
+                             description=exp.description, spec=spec, dataset=dataset.describe()))
+    if log.get("status") == "finished" and setup.after_fit is not None and ctx.is_main:
+        setup.after_fit(setup.model, dataset, run_dir)
+    return log
 
 
 def load_trained_model(name: str, profile: str = "smoke", seed: int | None = None):
-    """The model of a finished run, with its final weights (from the safetensors checkpoint)."""
+    """The module a finished run trained (its task's model), with its final weights, on the CPU."""
     from vitcourse.train import latest_checkpoint, load_checkpoint
 
     exp = get_experiment(name)
@@ -87,5 +94,8 @@ def load_trained_model(name: str, profile: str = "smoke", seed: int | None = Non
     d = log["dataset"]
     channels, height, _ = d["image_shape"]
     model = build_model(spec["model"], len(d["classes"]), channels, input_size(spec["data"], height))
+    make_task, options = get_task(spec)
+    # dataset=None: the task only rebuilds the trained module's structure here; the weights come next.
+    model = make_task(model=model, dataset=None, profile=profile, seed=seed, device="cpu", **options).model
     load_checkpoint(ckpt, model)
     return model.eval()
