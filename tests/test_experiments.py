@@ -161,3 +161,27 @@ def test_budget_estimates_follow_the_flop_formula():
     spec = get_experiment("first_run").profile("full")
     longer = dict(spec, train=dict(spec["train"], epochs=2 * spec["train"]["epochs"]))
     assert estimate_gpu_minutes(longer) > estimate_gpu_minutes(spec) > 0
+
+
+def test_cli_run_under_torchrun_matches_one_process(sandbox):
+    """Scaling out: the same command under torchrun (2 CPU processes, gloo) gives the same log."""
+    import subprocess
+    import sys
+
+    single = run_experiment(TINY.name, "full", 0, progress=False)
+    env = dict(os.environ, VITCOURSE_RESULTS=str(sandbox / "ddp"), PYTHONPATH=str(REPO))
+    code = ("import sys; from vitcourse.experiments import register, EXPERIMENTS; "
+            "import tests.test_experiments as t; register(t.TINY); "
+            "from vitcourse.__main__ import main; sys.exit(main(sys.argv[1:]))")
+    script = sandbox / "cli.py"
+    script.write_text(code)
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          str(script), "run", TINY.name, "--profile", "full", "--seed", "0"],
+                         env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.count("finished") == 1  # rank 0 alone reports
+    ddp = json.loads((sandbox / "ddp" / TINY.name / "full/seed0/run.json").read_text())
+    assert ddp["world_size"] == 2
+    for a, b in zip(single["epochs"], ddp["epochs"]):
+        assert a["test_samples"] == b["test_samples"] == 10_000
+        assert abs(a["test_acc"] - b["test_acc"]) < 1e-3

@@ -43,12 +43,15 @@ def main(argv=None) -> int:
         print(f"estimated full-profile total: ~{total:.0f} GPU-minutes on an H100 (see vitcourse/experiments/budget.py)")
         return 0
     if args.cmd == "run":
+        import os
+
         from vitcourse.experiments import run_experiment
 
         log = run_experiment(args.name, args.profile, args.seed, device=args.device)
         final = log["epochs"][-1] if log.get("epochs") else {}
-        print(f"{args.name} [{args.profile}] {log['status']}: test acc {final.get('test_acc')}, "
-              f"wall time {log.get('wall_time_s', 0):.1f} s")
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary line
+            print(f"{args.name} [{args.profile}] {log['status']}: test acc {final.get('test_acc')}, "
+                  f"wall time {log.get('wall_time_s', 0):.1f} s")
         return 0 if log["status"] == "finished" else 1
     if args.cmd == "suite":
         from vitcourse.experiments import run_suite

@@ -4,7 +4,6 @@ Every figure drawn with these helpers shows numbers copied from a paper, not res
 course's own runs, so each one carries a visible "paper's numbers" label that names its source.
 """
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 PAPER_LABEL = "paper's numbers"
@@ -56,8 +55,3 @@ def labelled_scatter(ax, points: dict, marker: str = "o", color=None, label: str
         ax.annotate(name, (x, y), textcoords="offset points", xytext=offset, fontsize=fontsize)
     return ax
 
-
-def paper_figure(figsize=(6, 3.2), **kwargs):
-    """A new figure and axes with the book's defaults for paper-number plots."""
-    fig, ax = plt.subplots(figsize=figsize, **kwargs)
-    return fig, ax
