@@ -19,14 +19,9 @@ import torch
 from vitcourse.data import AugmentConfig, GpuAugment, TensorLoader
 from vitcourse.experiments import paths
 from vitcourse.models import ViT, to_timm
+from vitcourse.train.environment import device_name, git_info, versions
 
 DEFAULT_MODEL = dict(image_size=32, patch_size=4, num_classes=10, dim=192, depth=6, heads=3, mlp_ratio=2.0)
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return platform.processor() or platform.machine() or "cpu"
 
 
 def _sync(device):
@@ -110,7 +105,7 @@ def run_bench(device: str | None = None, batch: int | None = None, steps: int | 
     report = {
         "device": device_name(dev), "device_type": dev.type, "batch": batch, "steps": steps,
         "amp": "bf16" if cuda else "none", "model": cfg, "images_per_s": results, "ratios": ratios,
-        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+        "versions": versions(), "git": git_info(),
         "command": "python -m vitcourse bench" + (f" --device {device}" if device else ""),
     }
     out_dir = Path(out_dir) if out_dir else paths.results_root("full") / "bench"
