@@ -9,7 +9,6 @@ Targets (not asserted anywhere): vitcourse/timm >= 1.0; pipeline/model well abov
 from __future__ import annotations
 
 import json
-import platform
 import re
 import time
 from pathlib import Path

@@ -23,10 +23,11 @@ def vit_forward_flops(image_size: int, patch_size: int, dim: int, depth: int, ml
     return 2.0 * (depth * per_layer + embed + dim * num_classes)
 
 
-def resnet18_forward_flops(image_size: int, stem: str = "cifar", **_) -> float:
-    # Measured multiply-adds of the two stems at their native sizes, scaled with the pixel count.
+def resnet18_forward_flops(image_size: int, stem: str = "cifar", width: int = 64, **_) -> float:
+    # Measured multiply-adds of the two stems at their native sizes, scaled with the pixel count
+    # (and with the square of the channel width, for the narrow smoke-test variants).
     macs = {"cifar": 0.556e9 * (image_size / 32) ** 2, "imagenet": 1.82e9 * (image_size / 224) ** 2}[stem]
-    return 2.0 * macs
+    return 2.0 * macs * (width / 64) ** 2
 
 
 def forward_flops(model: dict, image_size: int, num_classes: int = 10) -> float:

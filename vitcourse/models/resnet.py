@@ -3,6 +3,8 @@
 `stem="imagenet"`: 7x7 stride-2 convolution and max-pool, exactly torchvision's resnet18 (same
 parameter names, so its state dict loads unchanged). `stem="cifar"`: a 3x3 stride-1 convolution
 and no max-pool, the usual form for 32x32 images, which would otherwise shrink to 1x1 too early.
+`width` is the first stage's channel count (64 in ResNet-18; the stages double it); smaller widths
+exist only for CPU smoke runs, where the real network is far too slow to evaluate.
 """
 
 import torch
@@ -29,28 +31,30 @@ class BasicBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    def __init__(self, blocks=(2, 2, 2, 2), num_classes: int = 10, in_channels: int = 3, stem: str = "cifar"):
+    def __init__(self, blocks=(2, 2, 2, 2), num_classes: int = 10, in_channels: int = 3, stem: str = "cifar",
+                 width: int = 64):
         super().__init__()
         if stem == "cifar":
-            self.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False)
+            self.conv1 = nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
             self.maxpool = nn.Identity()
         elif stem == "imagenet":
-            self.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
+            self.conv1 = nn.Conv2d(in_channels, width, 7, 2, 3, bias=False)
             self.maxpool = nn.MaxPool2d(3, 2, 1)
         else:
             raise ValueError(f"unknown stem={stem!r}: use 'cifar' (3x3, no max-pool, for 32 px images) "
                              f"or 'imagenet' (7x7 stride 2 + max-pool, torchvision's resnet18).")
-        self.config = dict(blocks=tuple(blocks), num_classes=num_classes, in_channels=in_channels, stem=stem)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.config = dict(blocks=tuple(blocks), num_classes=num_classes, in_channels=in_channels, stem=stem,
+                           width=width)
+        self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
-        widths, in_ch = (64, 128, 256, 512), 64
-        for i, (n, width) in enumerate(zip(blocks, widths), start=1):
+        widths, in_ch = (width, 2 * width, 4 * width, 8 * width), width
+        for i, (n, out_ch) in enumerate(zip(blocks, widths), start=1):
             stride = 1 if i == 1 else 2
-            layer = [BasicBlock(in_ch, width, stride)] + [BasicBlock(width, width) for _ in range(n - 1)]
+            layer = [BasicBlock(in_ch, out_ch, stride)] + [BasicBlock(out_ch, out_ch) for _ in range(n - 1)]
             setattr(self, f"layer{i}", nn.Sequential(*layer))
-            in_ch = width
+            in_ch = out_ch
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(512, num_classes)
+        self.fc = nn.Linear(in_ch, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -61,5 +65,5 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def resnet18(num_classes: int = 10, stem: str = "cifar", in_channels: int = 3) -> ResNet:
-    return ResNet((2, 2, 2, 2), num_classes, in_channels, stem)
+def resnet18(num_classes: int = 10, stem: str = "cifar", in_channels: int = 3, width: int = 64) -> ResNet:
+    return ResNet((2, 2, 2, 2), num_classes, in_channels, stem, width)
