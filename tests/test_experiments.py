@@ -185,3 +185,19 @@ def test_cli_run_under_torchrun_matches_one_process(sandbox):
     for a, b in zip(single["epochs"], ddp["epochs"]):
         assert a["test_samples"] == b["test_samples"] == 10_000
         assert abs(a["test_acc"] - b["test_acc"]) < 1e-3
+
+
+def test_suite_reports_a_diverged_run_and_moves_on(sandbox):
+    blowup = Experiment(
+        name="_test_blowup", chapter="tests", description="a learning rate that diverges",
+        base=dict(TINY.base, train=dict(TINY.base["train"], lr=1e6, grad_clip=None, log_every=1)),
+        seeds={"smoke": (0,), "full": (0,)})
+    register(blowup)
+    try:
+        summary = run_suite("full", minutes=5, names=[blowup.name, TINY.name], progress=False)
+        assert summary["diverged"] == [(blowup.name, 0)]
+        assert (TINY.name, 0) in summary["finished"] and summary["pending"] == []
+        again = run_suite("full", minutes=5, names=[blowup.name], progress=False)
+        assert again["finished"] == [] and again["diverged"] == [(blowup.name, 0)]
+    finally:
+        EXPERIMENTS.pop(blowup.name, None)

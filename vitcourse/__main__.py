@@ -59,6 +59,8 @@ def main(argv=None) -> int:
         summary = run_suite(args.profile, args.minutes, args.only, device=args.device)
         print(f"finished this call: {summary['finished']}")
         print(f"still pending: {summary['pending'] or 'none'}")
+        if summary["diverged"]:
+            print(f"diverged (logged, not retried; delete the run's folder to retry): {summary['diverged']}")
         return 0
     if args.cmd == "bench":
         from vitcourse.bench.throughput import format_report, run_bench

@@ -84,9 +84,14 @@ def load_runs(experiment: str, profile: str = "full", root: Path | None = None,
     return sorted(runs, key=lambda r: r.seed)
 
 
-def is_finished(experiment: str, profile: str, seed: int) -> bool:
+def run_status(experiment: str, profile: str, seed: int) -> str | None:
+    """"finished", "running" (resumable), "diverged", or None when there is no readable log."""
     path = paths.run_dir(experiment, profile, seed) / "run.json"
     try:
-        return json.loads(path.read_text()).get("status") == "finished"
+        return json.loads(path.read_text()).get("status")
     except (OSError, json.JSONDecodeError):
-        return False
+        return None
+
+
+def is_finished(experiment: str, profile: str, seed: int) -> bool:
+    return run_status(experiment, profile, seed) == "finished"

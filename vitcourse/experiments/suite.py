@@ -2,7 +2,9 @@
 
 GPU jobs here are capped (10 minutes a command), so the suite must finish in chunks: it skips
 finished runs, resumes interrupted ones from their checkpoints, and gives each run only the time
-that is left, so the training loop stops between epochs and a later call continues.
+that is left, so the training loop stops between epochs and a later call continues. A run that
+diverges is itself a result (its log says "diverged" and keeps the last good epoch): the suite
+reports it and moves on instead of retrying it on every call.
 """
 
 from __future__ import annotations
@@ -10,13 +12,23 @@ from __future__ import annotations
 import time
 
 from .registry import EXPERIMENTS
-from .results import is_finished
+from vitcourse.train import TrainingDiverged
+
+from .results import run_status
 from .runner import run_experiment
 
 
 def pending(profile: str, names=None) -> list[tuple[str, int]]:
+    """Runs without a final status yet (never started, or interrupted and resumable)."""
     chosen = names or list(EXPERIMENTS)
-    return [(n, s) for n in chosen for s in EXPERIMENTS[n].seeds_for(profile) if not is_finished(n, profile, s)]
+    return [(n, s) for n in chosen for s in EXPERIMENTS[n].seeds_for(profile)
+            if run_status(n, profile, s) not in ("finished", "diverged")]
+
+
+def diverged(profile: str, names=None) -> list[tuple[str, int]]:
+    chosen = names or list(EXPERIMENTS)
+    return [(n, s) for n in chosen for s in EXPERIMENTS[n].seeds_for(profile)
+            if run_status(n, profile, s) == "diverged"]
 
 
 def run_suite(profile: str = "full", minutes: float = 9.0, names=None, device=None, progress=True) -> dict:
@@ -27,6 +39,10 @@ def run_suite(profile: str = "full", minutes: float = 9.0, names=None, device=No
         if left < 10:
             stopped.append((name, seed))
             continue
-        log = run_experiment(name, profile, seed, device=device, time_limit_s=left, progress=progress)
+        try:
+            log = run_experiment(name, profile, seed, device=device, time_limit_s=left, progress=progress)
+        except TrainingDiverged as err:
+            print(f"{name} seed {seed} diverged: {err}")
+            continue
         (done if log.get("status") == "finished" else stopped).append((name, seed))
-    return {"finished": done, "pending": pending(profile, names)}
+    return {"finished": done, "pending": pending(profile, names), "diverged": diverged(profile, names)}
