@@ -5,6 +5,8 @@ The same function serves `python -m vitcourse run`, the suite, the notebooks and
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from typing import Any
 
 from vitcourse.data import AugmentConfig, TensorLoader, load_dataset, long_tailed, per_class_fraction
@@ -31,7 +33,11 @@ def input_size(data_spec: dict, native: int) -> int:
 
 
 def prepare_dataset(data_spec: dict, local: str | None = None):
-    """Load the dataset and apply the experiment's training subset (the test set stays whole)."""
+    """Load the dataset and apply the experiment's training subset.
+
+    The test set stays whole, except that a smoke profile may ask for a balanced ``test_fraction``
+    of it: evaluating a CPU smoke model on all 10,000 images would dominate its run time.
+    """
     dataset = load_dataset(data_spec["dataset"], root=str(paths.data_root()), local=local)
     subset_seed = data_spec.get("subset_seed", 0)
     if "imbalance" in data_spec:
@@ -41,7 +47,22 @@ def prepare_dataset(data_spec: dict, local: str | None = None):
     if fraction < 1.0:
         idx = per_class_fraction(dataset.train_labels, fraction, seed=subset_seed)
         dataset = dataset.with_train_subset(idx, f"{fraction:.0%} per class")
+    test_fraction = data_spec.get("test_fraction", 1.0)
+    if test_fraction < 1.0:
+        idx = per_class_fraction(dataset.test_labels, test_fraction, seed=subset_seed)
+        dataset = dataclasses.replace(dataset, test_images=dataset.test_images[idx],
+                                      test_labels=dataset.test_labels[idx])
     return dataset
+
+
+def default_seed(exp, profile: str) -> int:
+    seeds = exp.seeds_for(profile)
+    if not seeds:
+        hint = (" It downloads pre-trained weights: set VITCOURSE_ONLINE=1 on a machine with network "
+                "access, or pass a seed explicitly (--seed 0)." if getattr(exp, "requires_network", False)
+                else " Pass a seed explicitly (--seed 0).")
+        raise ValueError(f"experiment {exp.name!r} has no {profile} seeds on this machine.{hint}")
+    return seeds[0]
 
 
 def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *,
@@ -50,12 +71,13 @@ def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *
     """Train (or resume, or just return) one run; returns its run log."""
     exp = get_experiment(name)
     spec = exp.profile(profile)
-    seed = exp.seeds_for(profile)[0] if seed is None else seed
+    seed = default_seed(exp, profile) if seed is None else seed
     run_dir = paths.run_dir(name, profile, seed)
     done = read_run_log(run_dir)
     if done and done.get("status") == "finished":
         return done
 
+    setup_start = time.perf_counter()  # data loading and model building count in a run's wall-clock
     ctx = init_distributed(device)
     dataset = prepare_dataset(spec["data"], local=local)
     config = TrainConfig(**{**spec["train"], "seed": seed})
@@ -73,7 +95,8 @@ def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *
               checkpoint_dir=paths.checkpoint_dir(name, profile, seed), time_limit_s=time_limit_s,
               objective=setup.objective,
               extra_log=dict(experiment=name, profile=profile, chapter=exp.chapter,
-                             description=exp.description, spec=spec, dataset=dataset.describe()))
+                             description=exp.description, spec=spec, dataset=dataset.describe(),
+                             setup_time_s=time.perf_counter() - setup_start))
     if log.get("status") == "finished" and setup.after_fit is not None and ctx.is_main:
         setup.after_fit(setup.model, dataset, run_dir)
     return log
@@ -85,7 +108,7 @@ def load_trained_model(name: str, profile: str = "smoke", seed: int | None = Non
 
     exp = get_experiment(name)
     spec = exp.profile(profile)
-    seed = exp.seeds_for(profile)[0] if seed is None else seed
+    seed = default_seed(exp, profile) if seed is None else seed
     log = read_run_log(paths.run_dir(name, profile, seed))
     ckpt = latest_checkpoint(paths.checkpoint_dir(name, profile, seed))
     if not log or log.get("status") != "finished" or ckpt is None:

@@ -2,3 +2,10 @@
 experiments whose plots matter most come first, so a short GPU budget is spent on them."""
 
 from . import part2_first_run  # noqa: F401
+from . import part3_recipe  # noqa: F401
+from . import part3_compare  # noqa: F401
+from . import part3_data_ablations  # noqa: F401
+from . import part3_inspect  # noqa: F401
+from . import part3_light  # noqa: F401
+from . import part3_transfer  # noqa: F401
+from . import part3_imbalance  # noqa: F401

@@ -1,0 +1,287 @@
+"""Part III chapters 1-3: the recipe ladder, ViT vs ResNet-18, data scale and ablations.
+
+Checks the registered experiments (structure, budget, sizes), the published numbers the chapters
+quote, and the analysis helpers on fabricated run logs. Nothing here trains; it runs in seconds.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from vitcourse.experiments import analysis, get_experiment
+from vitcourse.experiments.budget import estimate_gpu_minutes, experiment_gpu_minutes, forward_flops
+from vitcourse.experiments.catalog import part3_compare as compare
+from vitcourse.experiments.catalog import part3_data_ablations as ablations
+from vitcourse.experiments.catalog import part3_recipe as recipe
+from vitcourse.experiments.chapter import ChapterResults
+from vitcourse.experiments.results import Run, validate_run_log
+from vitcourse.experiments.spec import deep_merge
+from vitcourse.models import resnet18, vit_param_count
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+CHAPTERS = (recipe.CHAPTER, compare.CHAPTER, ablations.CHAPTER)
+
+
+def flatten(spec: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in spec.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def changed_keys(a: dict, b: dict) -> set[str]:
+    fa, fb = flatten(a), flatten(b)
+    return {k for k in set(fa) | set(fb) if fa.get(k, "<absent>") != fb.get(k, "<absent>")}
+
+
+def chapter_experiments():
+    from vitcourse.experiments import EXPERIMENTS
+    return {n: e for n, e in EXPERIMENTS.items() if e.chapter in CHAPTERS}
+
+
+# --- the recipe ladder -------------------------------------------------------------------------
+# What each ingredient may touch, defined here independently of the catalog.
+INGREDIENTS = {
+    "optimiser": {"train.lr", "train.weight_decay", "train.warmup_epochs", "train.min_lr", "train.grad_clip"},
+    "crop/flip": {"data.augment.crop", "data.augment.flip"},
+    "randaugment": {"data.augment.policy", "data.augment.randaug_n", "data.augment.randaug_m"},
+    "mixing": {"data.augment.mixup", "data.augment.cutmix"},
+    "label smoothing": {"train.label_smoothing"},
+    "stochastic depth": {"model.drop_path"},
+    "longer training": {"train.epochs", "train.warmup_epochs"},
+}
+
+
+def test_ladder_rungs_add_exactly_one_ingredient_each():
+    specs = [get_experiment(name).profile("full") for name, _, _ in recipe.LADDER]
+    used = []
+    for below, above in zip(specs, specs[1:]):
+        keys = {k for k in changed_keys(below, above) if k.split(".")[-1] not in recipe.EXECUTION_KEYS}
+        families = [name for name, allowed in INGREDIENTS.items() if keys and keys <= allowed]
+        assert len(families) == 1, f"a rung changes {sorted(keys)}: not exactly one ingredient"
+        used.append(families[0])
+    assert len(used) == len(set(used)) == 7   # each ingredient once, in 7 steps
+
+
+def test_ladder_starts_from_the_source_setting():
+    spec = get_experiment("recipe_0_source").profile("full")
+    train, aug = spec["train"], spec["data"]["augment"]
+    assert train["lr"] == train["min_lr"] == 1e-4 and train["weight_decay"] == 0.0   # constant-lr Adam
+    assert train["warmup_epochs"] == 0 and train["label_smoothing"] == 0.0 and train["grad_clip"] is None
+    assert aug == {"crop": 0, "flip": False} and train["epochs"] == 10
+
+
+def test_final_rung_is_a_small_plain_vit_within_nine_estimated_minutes():
+    exp = get_experiment(recipe.FINAL)
+    spec = exp.profile("full")
+    model = dict(spec["model"])
+    assert model.pop("arch") == "vit" and model.get("patch_embed", "conv") == "conv"   # the paper's embedding
+    assert vit_param_count(image_size=32, num_classes=10, **model) <= 10_000_000
+    assert experiment_gpu_minutes(exp) <= 9.0
+    assert spec["train"]["compile"] and spec["train"]["epochs"] == recipe.FINAL_EPOCHS
+    # The epochs are the FLOP-budget plan, not a guess.
+    assert analysis.plan_epochs(spec, recipe.FINAL_PLAN_MINUTES, multiple=10) == recipe.FINAL_EPOCHS, \
+        "the budget model changed: re-plan FINAL_EPOCHS in part3_recipe.py"
+    assert list(chapter_experiments())[0] == recipe.FINAL       # registered first: the headline
+
+
+def test_part3_budget_excluding_the_final_rung_is_at_most_30_minutes():
+    total = sum(experiment_gpu_minutes(e) for n, e in chapter_experiments().items() if n != recipe.FINAL)
+    assert total <= 30.0
+    # ... and it is tight: the next ablation in priority order would not have fitted.
+    nxt = ablations.ABLATIONS[ablations.REGISTERED_ABLATIONS]
+    extra = deep_merge(ablations.BASELINE, nxt[3])
+    assert total + estimate_gpu_minutes(extra, seeds=2) > 30.0, \
+        "budget room left: raise REGISTERED_ABLATIONS in part3_data_ablations.py"
+
+
+def test_every_experiment_resolves_and_its_model_builds_in_smoke():
+    from vitcourse.experiments.models import build_model
+    from vitcourse.experiments.runner import input_size
+
+    for name, exp in chapter_experiments().items():
+        for profile in ("smoke", "full"):
+            spec = exp.profile(profile)
+            assert spec["data"]["dataset"] == "cifar10", name
+        smoke = exp.profile("smoke")
+        model = build_model(smoke["model"], 10, 3, input_size(smoke["data"], 32))
+        assert sum(p.numel() for p in model.parameters()) < 200_000, name   # smoke stays tiny
+        assert smoke["train"]["epochs"] <= 4 and smoke["data"]["fraction"] <= 0.02, name
+
+
+# --- chapter 2 ----------------------------------------------------------------------------------
+def test_source_rows_use_the_source_setting():
+    for name, label, key, model, augment, lr in compare.SOURCE_ROWS:
+        spec = get_experiment(name).profile("full")
+        assert spec["train"]["batch_size"] == 256 and spec["train"]["lr"] == spec["train"]["min_lr"] == lr
+        assert spec["data"]["augment"]["crop"] == 0 and not spec["data"]["augment"]["flip"]
+        if "@224" in label:
+            assert spec["data"]["augment"]["resize"] == 224
+            assert (model["dim"], model["depth"], model["heads"]) == (384, 12, 6)
+        assert key in analysis.SOURCE_3A or key in analysis.SOURCE_3A_SMALL
+
+
+def test_equal_time_resnet_matches_rung6_estimate():
+    vit = experiment_gpu_minutes(get_experiment(compare.SAME_TIME_AS))
+    cnn = experiment_gpu_minutes(get_experiment("compare_same_time_resnet18"))
+    per_epoch = (cnn - estimate_gpu_minutes(deep_merge(compare.RESNET_RECIPE, dict(train=dict(epochs=0))))) \
+        / compare.SAME_TIME_EPOCHS
+    assert abs(cnn - vit) <= per_epoch / 2       # as close as whole epochs allow
+
+
+# --- chapter 3 ----------------------------------------------------------------------------------
+def test_data_scale_sees_the_same_number_of_images_at_every_fraction():
+    seen = set()
+    for arch in ("vit", "resnet18"):
+        for fraction in ablations.FRACTIONS:
+            spec = get_experiment(ablations.data_name(arch, fraction)).profile("full")
+            assert spec["data"]["fraction"] == fraction
+            seen.add(round(spec["train"]["epochs"] * fraction, 6))
+    assert seen == {ablations.EPOCHS}
+    # The shared 100% points are exactly the data-scale recipe.
+    assert get_experiment("abl_base").profile("full") == ablations.BASELINE
+    resnet = get_experiment("compare_same_time_resnet18").profile("full")
+    assert resnet == deep_merge(compare.RESNET_RECIPE, ablations._scaled(1.0))
+
+
+def test_ablations_change_one_knob_and_have_two_full_seeds():
+    base = get_experiment("abl_base")
+    assert len(base.seeds_for("full")) >= 2
+    grid = ablations.knob_grid()
+    names = [n for settings in grid.values() for _, n in settings if n != "abl_base"]
+    assert len(names) == ablations.REGISTERED_ABLATIONS
+    for name in names:
+        exp = get_experiment(name)
+        assert len(exp.seeds_for("full")) >= 2, name
+        keys = changed_keys(base.profile("full"), exp.profile("full"))
+        assert 1 <= len(keys) <= 2, (name, keys)               # the knob (and, for pooling, its lr)
+        assert keys <= {"model.patch_size", "model.dim", "model.heads", "model.depth", "model.pool",
+                        "model.pos_embed", "model.norm", "model.prenorm", "train.lr"}, (name, keys)
+
+
+# --- shared-file additions used by these chapters ------------------------------------------------
+def test_narrow_resnet_and_its_flops():
+    net = resnet18(num_classes=10, width=4)
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert forward_flops(dict(arch="resnet18", width=16), 32) == pytest.approx(
+        forward_flops(dict(arch="resnet18"), 32) / 16)
+
+
+def test_test_fraction_keeps_the_test_set_balanced():
+    from vitcourse.experiments import prepare_dataset
+
+    data = prepare_dataset(dict(dataset="cifar10", fraction=0.01, test_fraction=0.1))
+    assert data.class_counts("test") == [100] * 10 and data.class_counts("train") == [50] * 10
+
+
+# --- published numbers ---------------------------------------------------------------------------
+@pytest.mark.skipif(not (REFERENCE / "course-brief.md").exists(), reason="reference notes not present")
+def test_source_numbers_match_the_course_brief():
+    text = (REFERENCE / "course-brief.md").read_text()
+    rows = {"ViT p32 @224": "| ViT p32 @224", "ViT p16 @224": "| ViT p16 @224", "ResNet-18": "| ResNet-18 |"}
+    for key, start in rows.items():
+        line = next(li for li in text.splitlines() if li.startswith(start))
+        for acc in analysis.SOURCE_3A[key]["acc"].values():
+            assert f"{acc:.2f}%" in line
+        assert f"{analysis.SOURCE_3A[key]['s_per_epoch']:.2f}" in line
+    for (model, lr), accs in analysis.SOURCE_3A_SMALL.items():
+        for epochs, acc in accs.items():
+            assert any(li.startswith(f"| {model} |") and f"| {lr:.0e}".replace("e-0", "e-") in li
+                       and f"| {epochs} | {acc:.2f}% |" in li for li in text.splitlines()), (model, lr, epochs)
+
+
+@pytest.mark.skipif(not (REFERENCE / "vit-paper-facts.md").exists(), reason="reference notes not present")
+def test_table8_numbers_match_the_fact_sheet():
+    text = (REFERENCE / "vit-paper-facts.md").read_text()
+    for value in analysis.PAPER_TABLE8.values():
+        assert f"{value:.5f}" in text
+
+
+# --- analysis helpers on fabricated logs ---------------------------------------------------------
+def fake_log(accs, times=None, seed=0, setup=2.0, name="x", profile="full"):
+    times = times or [10.0] * len(accs)
+    epochs = [dict(epoch=i + 1, train_loss=1.0, train_acc=a, test_acc=a, epoch_time_s=t, images_per_s=5000.0 / t)
+              for i, (a, t) in enumerate(zip(accs, times))]
+    return dict(config=dict(epochs=len(accs)), command=f"python -m vitcourse run {name}", seed=seed,
+                dataset=dict(provenance="fabricated"), device=dict(name="test"), versions={}, git={},
+                wall_time_s=sum(times), setup_time_s=setup, epochs=epochs, status="finished")
+
+
+def fake_run(accs, **kw):
+    log = fake_log(accs, **kw)
+    assert validate_run_log(log) == []
+    return Run(kw.get("name", "x"), kw.get("profile", "full"), kw.get("seed", 0), Path("."), log)
+
+
+def test_accuracy_summaries_and_timing():
+    runs = [fake_run([0.5, 0.6, 0.7], seed=0), fake_run([0.4, 0.6, 0.9], seed=1)]
+    final = analysis.accuracy_at(runs)
+    assert (final.n, final.mean, final.low, final.high) == (2, pytest.approx(80.0), pytest.approx(70.0),
+                                                           pytest.approx(90.0))
+    assert final.spread == pytest.approx(20.0)
+    assert analysis.accuracy_at(runs, 2).mean == pytest.approx(60.0)
+    assert analysis.accuracy_at(runs, 4) is None                      # no run got that far
+    slow_start = fake_run([0.1, 0.2, 0.3], times=[70.0, 10.0, 12.0])
+    assert analysis.steady_epoch_time(slow_start) == pytest.approx(11.0)   # compile epoch left out
+    assert analysis.total_minutes(slow_start) == pytest.approx((2.0 + 92.0) / 60)
+
+
+def test_figures_never_mix_full_and_smoke():
+    results = ChapterResults(smoke={"a": [fake_run([0.2], profile="smoke")], "b": [fake_run([0.3], profile="smoke")]},
+                             full={"a": [], "b": []})
+    fig = analysis.figure_data(results, {"a": "A", "b": "B"})
+    assert fig.smoke and set(fig.groups) == {"A", "B"} and fig.pending == ["A", "B"]
+    results.full["b"] = [fake_run([0.8])]
+    fig = analysis.figure_data(results, {"a": "A", "b": "B"})
+    assert not fig.smoke and list(fig.groups) == ["B"] and fig.pending == ["A"]
+
+
+def test_knob_rows_and_table():
+    results = ChapterResults(full={"base": [fake_run([0.70]), fake_run([0.72], seed=1)],
+                                   "p16": [fake_run([0.50]), fake_run([0.56], seed=1)], "h8": []})
+    grid = {"patch": [("4", "base"), ("16", "p16")], "heads": [("4", "base"), ("8", "h8")]}
+    rows = analysis.knob_rows(results, grid, "base", use_full=True)
+    by = {(r["knob"], r["setting"]): r for r in rows}
+    assert by[("patch", "16")]["delta"] == pytest.approx(-18.0) and by[("patch", "16")]["spread"] == pytest.approx(6.0)
+    assert by[("heads", "8")]["mean"] is None and by[("heads", "4")]["delta"] == pytest.approx(0.0)
+    table = analysis.format_table(rows, [("knob", "knob", ""), ("mean", "acc", ".1f")])
+    assert "pending" in table and "53.0" in table and len(table.splitlines()) == 2 + len(rows)
+
+
+def test_plan_epochs_solves_the_budget():
+    spec = get_experiment(recipe.FINAL).profile("full")
+    epochs = analysis.plan_epochs(spec, 5.0)
+    over = deep_merge(spec, dict(train=dict(epochs=epochs + 1)))
+    assert estimate_gpu_minutes(deep_merge(spec, dict(train=dict(epochs=epochs)))) <= 5.0 < estimate_gpu_minutes(over)
+    with pytest.raises(ValueError, match="not even"):
+        analysis.plan_epochs(spec, 0.4)
+
+
+def test_gather_loads_committed_full_results_without_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("VITCOURSE_RESULTS", str(tmp_path))
+    path = tmp_path / "abl_base" / "full" / "seed0" / "run.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(fake_log([0.6, 0.7], name="abl_base")))
+    monkeypatch.setattr(analysis, "run_experiment", lambda *a, **k: pytest.fail("must not train"))
+    results = analysis.gather(["abl_base", "abl_patch16"], smoke_names=[], profile="smoke")
+    assert [r.final_test_acc for r in results.full["abl_base"]] == [0.7]
+    assert results.full["abl_patch16"] == [] and results.smoke == {}
+
+
+def test_exercise_ablations_register_on_demand():
+    from vitcourse.experiments import EXPERIMENTS
+
+    name = ablations.ABLATIONS[ablations.REGISTERED_ABLATIONS][0]
+    assert name not in EXPERIMENTS                      # beyond the budget: not in the suite
+    try:
+        exp = ablations.register_exercise(name)
+        assert get_experiment(name) is exp and len(exp.seeds_for("full")) == 2
+    finally:
+        EXPERIMENTS.pop(name, None)
+    with pytest.raises(ValueError, match="not one of the exercise ablations"):
+        ablations.register_exercise("abl_patch16")
