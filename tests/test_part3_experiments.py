@@ -267,7 +267,8 @@ def test_gather_loads_committed_full_results_without_training(tmp_path, monkeypa
     path = tmp_path / "abl_base" / "full" / "seed0" / "run.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(fake_log([0.6, 0.7], name="abl_base")))
-    monkeypatch.setattr(analysis, "run_experiment", lambda *a, **k: pytest.fail("must not train"))
+    from vitcourse.experiments import chapter
+    monkeypatch.setattr(chapter, "run_experiment", lambda *a, **k: pytest.fail("must not train"))
     results = analysis.gather(["abl_base", "abl_patch16"], smoke_names=[], profile="smoke")
     assert [r.final_test_acc for r in results.full["abl_base"]] == [0.7]
     assert results.full["abl_patch16"] == [] and results.smoke == {}

@@ -18,10 +18,8 @@ import statistics
 from dataclasses import dataclass, field
 
 from .budget import estimate_gpu_minutes
-from .chapter import ChapterResults, notebook_profile
-from .registry import get_experiment
-from .results import Run, load_runs
-from .runner import run_experiment
+from .chapter import ChapterResults, chapter_results
+from .results import Run
 
 # ---------------------------------------------------------------------------------------------
 # Published numbers (theirs, not ours). Course brief 3a: one student write-up, NVIDIA A10, Adam,
@@ -72,24 +70,8 @@ def plan_epochs(spec: dict, minutes: float, seeds: int = 1, multiple: int = 1) -
 # ---------------------------------------------------------------------------------------------
 # Gathering
 def gather(names, smoke_names=None, profile: str | None = None, progress: bool = False) -> ChapterResults:
-    """Full results of every experiment in `names`; in the smoke profile, also run (or reuse) the
-    smoke profile of `smoke_names` (default: all of them) live, so a chapter can keep its CPU
-    execution short by smoke-running a representative subset."""
-    profile = profile or notebook_profile()
-    names = list(names)
-    smoke_names = names if smoke_names is None else list(smoke_names)
-    out = ChapterResults()
-    for name in names:
-        exp = get_experiment(name)
-        if profile == "full":
-            for seed in exp.seeds_for("full"):
-                run_experiment(name, "full", seed, progress=progress)
-        elif name in smoke_names:
-            for seed in exp.seeds_for("smoke"):
-                run_experiment(name, "smoke", seed, progress=progress)
-            out.smoke[name] = load_runs(name, "smoke", problems=out.problems)
-        out.full[name] = load_runs(name, "full", problems=out.problems)
-    return out
+    """`chapter_results` with a smoke subset (kept as the chapters' name for it)."""
+    return chapter_results(names, profile, progress, smoke_names)
 
 
 @dataclass

@@ -42,15 +42,21 @@ class ChapterResults:
         return [n for n in self.smoke if not self.full.get(n)]
 
 
-def chapter_results(names, profile: str | None = None, progress: bool = False) -> ChapterResults:
+def chapter_results(names, profile: str | None = None, progress: bool = False,
+                    smoke_names=None) -> ChapterResults:
+    """Full results of every experiment in `names`; in the smoke profile, the smoke runs of
+    `smoke_names` (default: all of them) run live, so a chapter with many experiments can keep its
+    CPU execution short by smoke-running a representative subset."""
     profile = profile or notebook_profile()
+    names = list(names)
+    smoke_names = names if smoke_names is None else list(smoke_names)
     out = ChapterResults()
     for name in names:
         exp = get_experiment(name)
         if profile == "full":
             for seed in exp.seeds_for("full"):
                 run_experiment(name, "full", seed, progress=progress)
-        else:
+        elif name in smoke_names:
             for seed in exp.seeds_for("smoke"):
                 run_experiment(name, "smoke", seed, progress=progress)
             out.smoke[name] = load_runs(name, "smoke", problems=out.problems)
