@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+from vitcourse.plots.attention import overlay_attention, plot_attention_grid
 
 
 def _picture(image: np.ndarray) -> np.ndarray:
@@ -13,35 +13,14 @@ def _picture(image: np.ndarray) -> np.ndarray:
     return np.transpose(image, (1, 2, 0)).astype(np.float32) / 255
 
 
-def _upsample(weights: np.ndarray, size) -> np.ndarray:
-    t = torch.as_tensor(np.ascontiguousarray(weights), dtype=torch.float32)[None, None]
-    return F.interpolate(t, size=size, mode="nearest")[0, 0].numpy()
-
-
 def overlay(ax, image: np.ndarray, weights: np.ndarray, alpha: float = 0.6):
     """An attention map (h, w) over a uint8 (C, H, W) image; the map is stretched to its own range."""
-    pic = _picture(image)
-    ax.imshow(pic)
-    w = weights - weights.min()
-    ax.imshow(_upsample(w / max(w.max(), 1e-12), pic.shape[:2]), alpha=alpha, cmap="inferno", vmin=0, vmax=1)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    overlay_attention(ax, _picture(image), weights, alpha)
 
 
 def plot_cls_maps(image: np.ndarray, maps: np.ndarray, layers=None, heads=None, fig=None):
-    """A layers x heads grid of class-token attention (maps: (L, H, h, w)) over one image."""
-    layers = list(range(maps.shape[0])) if layers is None else list(layers)
-    heads = list(range(maps.shape[1])) if heads is None else list(heads)
-    fig = fig or plt.figure(figsize=(1.3 * len(heads) + 0.6, 1.3 * len(layers) + 0.3))
-    axes = fig.subplots(len(layers), len(heads), squeeze=False)
-    for r, layer in enumerate(layers):
-        for c, head in enumerate(heads):
-            overlay(axes[r][c], image, maps[layer, head])
-            if r == 0:
-                axes[r][c].set_title(f"head {head + 1}", fontsize=8)
-            if c == 0:
-                axes[r][c].set_ylabel(f"layer {layer + 1}", fontsize=8)
-    return fig
+    """A layers x heads grid of class-token attention (maps: (L, H, h, w)) over one uint8 image."""
+    return plot_attention_grid(_picture(image), maps, layers, heads, fig)
 
 
 def plot_rollout(images: np.ndarray, rollout: np.ndarray, titles=None, columns: int | None = None):

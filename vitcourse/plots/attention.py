@@ -15,29 +15,37 @@ def cls_attention(model, image: torch.Tensor) -> torch.Tensor:
     return torch.stack([m[0, :, 0, model.num_prefix:] for m in maps]).reshape(len(maps), -1, h, w)
 
 
-def _overlay(ax, picture, weights):
+def overlay_attention(ax, picture, weights, alpha: float = 0.6):
+    """An attention map (h, w) over `picture` (H x W x C floats in [0, 1]), nearest-upsampled so
+    each patch stays a visible square; the map is stretched to its own range."""
+    w = torch.as_tensor(weights, dtype=torch.float32)
+    w = (w - w.min()) / max((w - w.min()).max().item(), 1e-12)
+    up = F.interpolate(w[None, None], size=tuple(picture.shape[:2]), mode="nearest")[0, 0]
     ax.imshow(picture)
-    up = F.interpolate(weights[None, None], size=picture.shape[:2], mode="nearest")[0, 0]
-    ax.imshow(up.numpy(), alpha=0.55, cmap="inferno")
+    ax.imshow(up.numpy(), alpha=alpha, cmap="inferno", vmin=0, vmax=1)
     ax.set_xticks([])
     ax.set_yticks([])
 
 
-def plot_cls_attention(model, image: torch.Tensor, picture, layers=None, heads=None, fig=None):
-    """A layers x heads grid of class-token attention over `picture` (H x W x C in [0, 1])."""
-    att = cls_attention(model, image)
-    layers = list(range(att.shape[0])) if layers is None else list(layers)
-    heads = list(range(att.shape[1])) if heads is None else list(heads)
-    fig = fig or plt.figure(figsize=(1.6 * len(heads) + 1, 1.6 * len(layers)))
+def plot_attention_grid(picture, maps, layers=None, heads=None, fig=None):
+    """A layers x heads grid of attention maps (L, H, h, w) over one picture (H x W x C in [0, 1])."""
+    layers = list(range(maps.shape[0])) if layers is None else list(layers)
+    heads = list(range(maps.shape[1])) if heads is None else list(heads)
+    fig = fig or plt.figure(figsize=(1.4 * len(heads) + 0.8, 1.4 * len(layers) + 0.3))
     axes = fig.subplots(len(layers), len(heads), squeeze=False)
     for r, layer in enumerate(layers):
         for c, head in enumerate(heads):
-            _overlay(axes[r][c], picture, att[layer, head])
+            overlay_attention(axes[r][c], picture, maps[layer, head])
             if r == 0:
                 axes[r][c].set_title(f"head {head + 1}", fontsize=8)
             if c == 0:
                 axes[r][c].set_ylabel(f"layer {layer + 1}", fontsize=8)
     return fig
+
+
+def plot_cls_attention(model, image: torch.Tensor, picture, layers=None, heads=None, fig=None):
+    """Class-token attention of `model` for one normalised `image`, drawn over `picture`."""
+    return plot_attention_grid(picture, cls_attention(model, image), layers, heads, fig)
 
 
 def plot_image_grid(images: torch.Tensor, labels, classes, columns: int = 8, ax_size: float = 1.1):
