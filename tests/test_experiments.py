@@ -12,7 +12,6 @@ from vitcourse.experiments import (EXPERIMENTS, Experiment, get_experiment, load
                                    register, run_experiment, run_suite, validate_run_log)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_CIFAR = REPO.parent / "shared/data/cifar10-jpeg75.tar.gz"
 
 TINY = Experiment(
     name="_test_tiny", chapter="tests", description="1-epoch micro ViT on 1% of CIFAR-10",
@@ -23,13 +22,8 @@ TINY = Experiment(
 
 
 @pytest.fixture
-def sandbox(tmp_path, monkeypatch):
-    """Results and checkpoints in a temporary folder; CIFAR-10 from the offline copy."""
-    monkeypatch.setenv("VITCOURSE_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("VITCOURSE_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("CI", "1")  # quiet progress bars
-    if "VITCOURSE_CIFAR10" not in os.environ:
-        monkeypatch.setenv("VITCOURSE_CIFAR10", str(SHARED_CIFAR))
+def sandbox(isolated_results):
+    tmp_path = isolated_results
     if TINY.name not in EXPERIMENTS:
         register(TINY)
     yield tmp_path

@@ -3,7 +3,6 @@ offline CIFAR-10 copy, the Part III table, and the GPU budget of chapters 6 and 
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
@@ -24,7 +23,6 @@ from vitcourse.models import ViT, resnet18
 
 from test_inspect import fake_dataset, tiny_vit
 
-SHARED_CIFAR = Path(__file__).resolve().parents[1].parent / "shared/data/cifar10-jpeg75.tar.gz"
 
 
 # --- distillation ---------------------------------------------------------------------------------
@@ -211,12 +209,8 @@ STUDENT = Experiment(
 
 
 @pytest.fixture
-def sandbox(tmp_path, monkeypatch):
-    monkeypatch.setenv("VITCOURSE_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("VITCOURSE_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("CI", "1")
-    if "VITCOURSE_CIFAR10" not in os.environ:
-        monkeypatch.setenv("VITCOURSE_CIFAR10", str(SHARED_CIFAR))
+def sandbox(isolated_results):
+    tmp_path = isolated_results
     for exp in (TEACHER, STUDENT):
         if exp.name not in EXPERIMENTS:
             register(exp)

@@ -4,7 +4,6 @@ encoder learning-rate scale, and loading timm weights from a local file or faili
 
 import copy
 import math
-import os
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from vitcourse.pretrain import (KEPT, MASKED, RANDOM, UNTOUCHED, LinearProbe, Ma
                                 unpatchify)
 from vitcourse.train import TrainConfig, build_optimizer
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def tiny_vit(image_size=32, patch=8, classes=10, seed=0, **kw):
@@ -277,7 +275,6 @@ def test_online_experiments_stay_out_of_the_offline_suite(monkeypatch):
 
 from vitcourse.experiments import EXPERIMENTS, Experiment, register  # noqa: E402
 
-SHARED_CIFAR = REPO.parent / "shared/data/cifar10-jpeg75.tar.gz"
 MICRO = dict(arch="vit", patch_size=8, dim=32, depth=1, heads=2, mlp_ratio=2.0)
 MICRO_TRAIN = dict(epochs=1, batch_size=50, warmup_epochs=0, amp="none")
 PAIR = [
@@ -293,12 +290,8 @@ PAIR = [
 
 
 @pytest.fixture
-def sandbox(tmp_path, monkeypatch):
-    monkeypatch.setenv("VITCOURSE_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("VITCOURSE_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("CI", "1")
-    if "VITCOURSE_CIFAR10" not in os.environ:
-        monkeypatch.setenv("VITCOURSE_CIFAR10", str(SHARED_CIFAR))
+def sandbox(isolated_results):
+    tmp_path = isolated_results
     for exp in PAIR:
         register(exp)
     yield tmp_path

@@ -1,0 +1,13 @@
+"""Fixtures shared by the test files."""
+
+import pytest
+
+
+@pytest.fixture
+def isolated_results(tmp_path, monkeypatch):
+    """Results and checkpoints in a temporary folder, quiet progress bars; CIFAR-10 comes from the
+    offline copy that the top-level conftest.py points VITCOURSE_CIFAR10 at."""
+    monkeypatch.setenv("VITCOURSE_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("VITCOURSE_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("CI", "1")
+    return tmp_path
