@@ -4,7 +4,6 @@ encoder learning-rate scale, and loading timm weights from a local file or faili
 
 import copy
 import math
-from pathlib import Path
 
 import pytest
 import torch
