@@ -195,3 +195,17 @@ def test_suite_reports_a_diverged_run_and_moves_on(sandbox):
         assert again["finished"] == [] and again["diverged"] == [(blowup.name, 0)]
     finally:
         EXPERIMENTS.pop(blowup.name, None)
+
+
+def test_transfer_and_imbalance_chapters_fit_their_gpu_budget():
+    """Issue budget: chapters 4 and 5 of Part III together at most 20 H100-minutes (estimated)."""
+    from vitcourse.experiments.budget import estimate_gpu_minutes, experiment_gpu_minutes
+
+    chapters = ("Part III: Pre-training and transfer", "Part III: When classes are imbalanced")
+    total = sum(experiment_gpu_minutes(e) for e in EXPERIMENTS.values() if e.chapter in chapters)
+    assert 0 < total <= 20
+    # a long-tailed set (ratio 100: 12,406 images) costs about a quarter of the full set per epoch
+    spec = get_experiment("first_run").profile("full")
+    lt = dict(spec, data=dict(spec["data"], imbalance=100))
+    ratio = (estimate_gpu_minutes(lt) - 0.5) / (estimate_gpu_minutes(spec) - 0.5)
+    assert ratio == pytest.approx(12_406 / 50_000, rel=1e-6)

@@ -43,8 +43,14 @@ def estimate_gpu_minutes(spec: dict, seeds: int = 1, train_size: int = CIFAR10_T
     """Minutes on one H100 for all seeds of a resolved full profile {"model", "data", "train"}."""
     from .runner import input_size
 
-    size = input_size(spec["data"], image_size)
-    images = train_size * spec["data"].get("fraction", 1.0) * spec["train"]["epochs"]
+    data = spec["data"]
+    size = input_size(data, image_size)
+    per_epoch = train_size
+    if "imbalance" in data:  # a long-tailed set is much smaller than the full one (12,406 at ratio 100)
+        from vitcourse.data import long_tailed_counts
+
+        per_epoch = sum(long_tailed_counts(train_size // 10, 10, data["imbalance"]))
+    images = per_epoch * data.get("fraction", 1.0) * spec["train"]["epochs"]
     seconds = 3 * forward_flops(spec["model"], size) * images / (ASSUMED_TFLOPS * 1e12)
     return seeds * (seconds / 60 + OVERHEAD_MIN_PER_RUN)
 
