@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from vitcourse.reporting import report_skipped
 
 from . import paths
 
@@ -78,10 +79,7 @@ def load_runs(experiment: str, profile: str = "full", root: Path | None = None,
         except (OSError, json.JSONDecodeError) as err:
             issues = [f"unreadable: {err}"]
         if issues:
-            message = f"skipping {path}: " + "; ".join(issues)
-            warnings.warn(message, stacklevel=2)
-            if problems is not None:
-                problems.append(message)
+            report_skipped(path, issues, problems)
             continue
         runs.append(Run(experiment, profile, int(log.get("seed", path.parent.name[4:])), path, log))
     return sorted(runs, key=lambda r: r.seed)

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from vitcourse.data import GpuAugment, TensorLoader
+from vitcourse.inspect.arrays import save_arrays
 from vitcourse.pretrain import (LinearProbe, MaskedAutoencoder, MaskedPatchPrediction, ScaledUpdates,
                                 class_subset_objective, class_weights, confusion_matrix, load_pretrained,
                                 ohem_objective, transfer_encoder, weighted_ce_objective)
@@ -55,7 +56,7 @@ def eval_loader(dataset, model: nn.Module, batch_size: int = 500, count: int | N
 def save_per_class(model: nn.Module, dataset, run_dir: Path) -> None:
     """per_class.npz: the test confusion matrix (rows true, columns predicted) and train counts."""
     confusion = confusion_matrix(model, eval_loader(dataset, model), dataset.num_classes)
-    np.savez(Path(run_dir) / "per_class.npz", confusion=confusion,
+    save_arrays(Path(run_dir) / "per_class.npz", confusion=confusion,
              train_counts=np.array(dataset.class_counts("train")), classes=np.array(dataset.classes))
 
 
@@ -83,7 +84,7 @@ def save_reconstructions(mae: MaskedAutoencoder, dataset, run_dir: Path, count: 
 
     def to_uint8(x):
         return ((x.float() * std + mean).clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
-    np.savez(Path(run_dir) / "reconstructions.npz", original=to_uint8(images.to(device)),
+    save_arrays(Path(run_dir) / "reconstructions.npz", original=to_uint8(images.to(device)),
              masked=to_uint8(masked), reconstruction=to_uint8(recon), mask=mask.cpu().numpy())
 
 
@@ -108,7 +109,7 @@ def save_colour_accuracy(mpp: MaskedPatchPrediction, dataset, run_dir: Path, cou
         hits += int((logits.argmax(1) == target).sum())
         total += target.numel()
         colours += torch.bincount(target.cpu(), minlength=mpp.num_colours)
-    np.savez(Path(run_dir) / "mpp_eval.npz", accuracy=hits / total,
+    save_arrays(Path(run_dir) / "mpp_eval.npz", accuracy=hits / total,
              commonest_colour_accuracy=float(colours.max()) / total, patches=total)
 
 

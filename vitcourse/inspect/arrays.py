@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-import warnings
 import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from vitcourse.reporting import report_skipped
 
 # schema: {key: (kind, shape)}: kind is a numpy dtype kind ("f" float, "i" int, "u" unsigned,
 # "U" text, "b" bool, "n" any number; "fnan": float where NaN means "not measured"); shape a tuple whose items are ints (exact size) or names
@@ -91,10 +92,7 @@ def load_arrays(path: str | os.PathLike, schema: Schema, problems: list[str] | N
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
         issues = [f"unreadable ({type(err).__name__}: {err})"]
     if issues:
-        message = f"skipping {path}: " + "; ".join(issues)
-        warnings.warn(message, stacklevel=2)
-        if problems is not None:
-            problems.append(message)
+        report_skipped(path, issues, problems)
         return None
     return arrays
 

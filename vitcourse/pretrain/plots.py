@@ -11,10 +11,17 @@ import numpy as np
 from .imbalance import per_class_accuracy
 
 
+def _read(path: Path | None):
+    """The arrays of an .npz beside a run log; None if there is none yet, or (reported by name) if
+    it is unreadable."""
+    from vitcourse.inspect.arrays import load_arrays
+
+    return load_arrays(path, {}) if path is not None and path.is_file() else None
+
+
 def run_arrays(run, filename: str):
     """The .npz saved beside a run's log (a `vitcourse.experiments.Run`), or None if it has none."""
-    path = Path(run.path).parent / filename
-    return dict(np.load(path)) if path.is_file() else None
+    return _read(Path(run.path).parent / filename)
 
 
 def mean_confusion(runs) -> np.ndarray | None:
@@ -108,5 +115,4 @@ def finished_run(experiment: str, seed: int = 0):
 def saved_arrays(experiment: str, filename: str, seed: int = 0):
     """(arrays, is_smoke): the .npz `filename` saved by `experiment`'s finished run (see finished_run)."""
     folder, smoke = finished_run(experiment, seed)
-    path = None if folder is None else folder / filename
-    return (dict(np.load(path)) if path is not None and path.is_file() else None), smoke
+    return _read(None if folder is None else folder / filename), smoke
