@@ -50,10 +50,10 @@ def model_flops(model, image_size: int = 32) -> float:
     """Forward FLOPs per image of a ViT or a ResNet-18 (CIFAR or ImageNet stem)."""
     if hasattr(model, "blocks") and hasattr(model, "grid"):
         return vit_flops(model)
-    stem = getattr(model, "config", {}).get("stem")
-    if stem is None:
+    config = getattr(model, "config", {})
+    if "stem" not in config:
         raise TypeError(f"cannot count FLOPs of {type(model).__name__}: expected a vitcourse ViT or ResNet")
-    return resnet18_forward_flops(image_size, stem=stem)
+    return resnet18_forward_flops(image_size, stem=config["stem"], width=config.get("width", 64))
 
 
 def peak_flops(device_name: str, dtype: str) -> float | None:
