@@ -199,13 +199,34 @@ def test_suite_reports_a_diverged_run_and_moves_on(sandbox):
 
 def test_transfer_and_imbalance_chapters_fit_their_gpu_budget():
     """Issue budget: chapters 4 and 5 of Part III together at most 20 H100-minutes (estimated)."""
-    from vitcourse.experiments.budget import estimate_gpu_minutes, experiment_gpu_minutes
+    from vitcourse.experiments.budget import experiment_gpu_minutes, images_per_epoch
 
     chapters = ("Part III: Pre-training and transfer", "Part III: When classes are imbalanced")
     total = sum(experiment_gpu_minutes(e) for e in EXPERIMENTS.values() if e.chapter in chapters)
     assert 0 < total <= 20
-    # a long-tailed set (ratio 100: 12,406 images) costs about a quarter of the full set per epoch
+    # a long-tailed set (ratio 100: 12,406 images) costs its own size per epoch, not the full set's
     spec = get_experiment("first_run").profile("full")
-    lt = dict(spec, data=dict(spec["data"], imbalance=100))
-    ratio = (estimate_gpu_minutes(lt) - 0.5) / (estimate_gpu_minutes(spec) - 0.5)
-    assert ratio == pytest.approx(12_406 / 50_000, rel=1e-6)
+    assert images_per_epoch(dict(spec["data"], imbalance=100)) == 12_406
+    assert images_per_epoch(dict(spec["data"], imbalance=100, fraction=0.5)) == 6_203
+    assert images_per_epoch(spec["data"]) == 50_000
+
+
+def test_budget_knows_which_tasks_skip_the_test_pass():
+    """The estimate charges a per-epoch test pass unless the task trains without one."""
+    from vitcourse.experiments.budget import NO_TEST_PASS
+    from vitcourse.experiments.models import build_model
+    from vitcourse.experiments.runner import input_size
+    from vitcourse.experiments.tasks import get_task
+
+    checked = set()
+    for exp in EXPERIMENTS.values():
+        spec = exp.profile("smoke")
+        make_task, options = get_task(spec)
+        name = (spec.get("task") or {}).get("name", "classify")
+        if name in checked:
+            continue
+        model = build_model(spec["model"], 10, 3, input_size(spec["data"], 32))
+        setup = make_task(model=model, dataset=None, profile="smoke", seed=0, device="cpu", **options)
+        assert setup.evaluate == (name not in NO_TEST_PASS), name
+        checked.add(name)
+    assert NO_TEST_PASS <= checked and len(checked) > len(NO_TEST_PASS)

@@ -28,8 +28,8 @@ BATCH = 256                      # the source write-up's batch; kept on every ru
 LR = round(1e-3 * (BATCH / 128) ** 0.5, 5)   # 1e-3 at batch 128 (anchors), square-root scaled
 SHORT_EPOCHS = 10                # rungs 0-6: the source's "10 epochs" column
 FINAL_EPOCHS = 250               # rung 7: plan_epochs(final spec, FINAL_PLAN_MINUTES, multiple=10)
-FINAL_PLAN_MINUTES = 7.5         # of the 9-minute limit: leaves 1.5 min for compilation, per-epoch
-#                                  evaluation and the augmentation, which the FLOP count ignores
+FINAL_PLAN_MINUTES = 9.0         # the goal's limit; the estimate includes compilation, the per-epoch
+#                                  test pass and checkpoints (see `budget`), not the augmentation
 
 # Rung 0: the source setting. Adam = AdamW without weight decay; min_lr = lr makes the cosine
 # schedule a constant learning rate; no warm-up, no clipping, no augmentation, hard labels.
