@@ -11,3 +11,14 @@ def isolated_results(tmp_path, monkeypatch):
     monkeypatch.setenv("VITCOURSE_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("CI", "1")
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's tests with one torch thread (small ops are slower with two on 2-core CI)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -21,13 +21,8 @@ from vitcourse.data.augment.policy import OPS, RANGES, apply_layer
 MEAN, STD = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Small tensor ops are far slower with two OpenMP threads on 2-core CI machines.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Small tensor ops are far slower with two OpenMP threads on 2-core CI machines.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _batch(n=64, seed=0, size=32):

@@ -104,7 +104,105 @@ def test_every_imbalance_experiment_is_long_tailed_and_saves_per_class_results()
     assert {e.profile("full")["data"]["imbalance"] for e in chapter} == {10, 100}
     for exp in chapter:
         task = exp.profile("full")["task"]
-        assert task["name"] in ("per_class_eval", "class_weighted", "ohem", "mae_pretrain") or task.get("per_class"), exp.name
+        assert task["name"] in ("per_class_eval", "class_weighted", "ohem", "mae_pretrain", "rotation_pretrain") \
+            or task.get("per_class"), exp.name
+
+
+def test_every_method_runs_for_the_vit_and_the_resnet_one_change_from_the_baseline():
+    from vitcourse.experiments import get_experiment
+    from vitcourse.experiments.catalog import part3_imbalance as ch5
+
+    for arch in ("vit", "resnet18"):
+        base = get_experiment(ch5.name_of(arch, 100, "ce")).profile("full")
+        assert base["model"]["arch"] == arch
+        assert base["data"]["augment"] == {"crop": 0, "flip": True, "rrc_scale": (0.8, 1.0)}   # the source's mild
+        for suffix, *_ in ch5.METHODS[1:]:
+            spec = get_experiment(ch5.name_of(arch, 100, suffix)).profile("full")
+            changed = {k for k in ("task", "data", "train", "model") if spec[k] != base[k]}
+            assert len(changed) == 1, (arch, suffix, changed)
+    jitter = get_experiment("lt100_resnet_jitter").profile("full")["data"]["augment"]
+    assert jitter["color_jitter"] > 0 and get_experiment("lt100_balanced").profile("full")["data"]["sampling"] == "class_balanced"
+    # each architecture's self-supervised pre-training, then a fine-tuning from it
+    assert get_experiment("lt100_mae_ft").profile("full")["task"]["experiment"] == "lt100_mae_pretrain"
+    assert get_experiment("lt100_resnet_rot_ft").profile("full")["task"]["experiment"] == "lt100_resnet_rot_pretrain"
+
+
+def test_rotate_batch_turns_each_image_by_its_own_quarter_turns():
+    from vitcourse.pretrain import rotate_batch
+
+    images = torch.arange(4 * 2 * 3 * 3, dtype=torch.float).view(4, 2, 3, 3)
+    turns = torch.tensor([0, 1, 2, 3])
+    out = rotate_batch(images, turns)
+    for n in range(4):
+        assert torch.equal(out[n], torch.rot90(images[n], n, dims=(-2, -1)))
+    with pytest.raises(ValueError, match="square"):
+        rotate_batch(torch.zeros(1, 3, 4, 5), torch.zeros(1, dtype=torch.long))
+
+
+def test_rotation_pretraining_learns_to_name_the_rotation():
+    """A narrow ResNet learns the rotations of an asymmetric pattern well above chance (25%)."""
+    from vitcourse.models import resnet18
+    from vitcourse.pretrain import RotationPrediction, rotation_accuracy
+
+    torch.manual_seed(0)
+    images = torch.rand(64, 3, 16, 16) * 0.2
+    images[:, :, :6, :3] += 1.0                          # a bright bar in the top-left corner
+    model = RotationPrediction(resnet18(width=4))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    first = None
+    for _ in range(40):
+        loss = model(images)
+        first = first if first is not None else loss.item()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < first
+    assert rotation_accuracy(model, [(images, None)]) > 0.9
+    with pytest.raises(TypeError, match="MaskedAutoencoder"):
+        from vitcourse.models import ViT
+        RotationPrediction(ViT(16, patch_size=4, dim=16, depth=1, heads=2, num_classes=10))
+
+
+def test_resnet_backbone_transfer_copies_everything_but_the_classifier():
+    from vitcourse.models import resnet18
+    from vitcourse.pretrain import RotationPrediction, transfer_backbone
+
+    torch.manual_seed(0)
+    source = RotationPrediction(resnet18(width=4))
+    target = resnet18(width=4)
+    fc_before = target.fc.weight.clone()
+    copied = transfer_backbone(source, target)
+    assert not any(name.startswith("fc.") for name in copied)
+    for name, value in source.backbone.state_dict().items():
+        if not name.startswith("fc."):
+            assert torch.equal(target.state_dict()[name], value), name
+    assert torch.equal(target.fc.weight, fc_before) and target.fc.out_features == 10
+    with pytest.raises(ValueError, match="does not fit"):
+        transfer_backbone(source, resnet18(width=8))
+
+
+def test_resnet_rotation_finetuning_and_balanced_sampling_run_end_to_end(isolated_results, monkeypatch):
+    """The smoke profiles of the new rows run through the runner: the fine-tuning starts its
+    pre-training first, and the class-balanced run's train loader really samples balanced."""
+    from vitcourse.data import TensorLoader
+    from vitcourse.experiments import paths, run_experiment
+    from vitcourse.pretrain.plots import saved_arrays
+
+    log = run_experiment("lt100_resnet_rot_ft", "smoke", progress=False)
+    assert log["status"] == "finished" and log["spec"]["task"]["experiment"] == "lt100_resnet_rot_pretrain"
+    arrays, smoke = saved_arrays("lt100_resnet_rot_pretrain", "rotation_eval.npz")
+    assert smoke and 0.0 <= float(arrays["accuracy"]) <= 1.0
+    assert (paths.run_dir("lt100_resnet_rot_ft", "smoke", 0) / "per_class.npz").exists()
+
+    seen = []
+    original = TensorLoader.from_dataset.__func__
+
+    def spy(cls, dataset, split, *args, **kwargs):
+        seen.append((split, kwargs.get("sampling", "uniform")))
+        return original(cls, dataset, split, *args, **kwargs)
+    monkeypatch.setattr(TensorLoader, "from_dataset", classmethod(spy))
+    assert run_experiment("lt100_balanced", "smoke", progress=False)["status"] == "finished"
+    assert seen == [("train", "class_balanced"), ("test", "uniform")]
 
 
 def test_figure_helpers_draw_from_arrays():

@@ -9,6 +9,10 @@ sees the same batches as an uninterrupted one. Sharding: ``batch_size`` is the *
 rank r of ``world_size`` yields rows ``r::world_size`` of every global batch, so the ranks'
 shards are disjoint, equal in size, and together equal the single-process batch (augmentation
 included: random parameters are drawn per global position).
+
+Sampling: ``"uniform"`` visits every sample once per epoch in a random order;
+``"class_balanced"`` draws as many indices with replacement, every class equally likely (for
+long-tailed training sets). Both orders are global, drawn on the CPU from (seed, epoch) alone.
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ import torch
 
 from .augment import AugmentConfig, BatchPlan, GpuAugment, plan_batch
 from .dataset import ImageDataset
+
+SAMPLINGS = ("uniform", "class_balanced")
+# derive_seed(seed, epoch, b) seeds batch b's augmentation (b >= 0); the class-balanced draw
+# gets its own stream id so it is never correlated with a batch's augmentation.
+_BALANCED_STREAM = -1
 
 
 def derive_seed(*parts: int) -> int:
@@ -36,12 +45,16 @@ class TensorLoader:
     to normalise, or build the loader with ``TensorLoader.from_dataset``. Call
     ``set_epoch(epoch)`` before each epoch, as with ``DistributedSampler``: without it every
     epoch repeats epoch 0's order.
+
+    ``sampling``: ``"uniform"`` (a permutation per epoch, or the dataset order when
+    ``shuffle=False``) or ``"class_balanced"`` (``len(images)`` draws with replacement, each
+    class equally likely and each image uniformly likely within its class; needs ``shuffle``).
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
                  shuffle: bool = True, drop_last: bool = True, seed: int = 0,
                  device: torch.device | str = "cpu", augment: GpuAugment | None = None,
-                 rank: int = 0, world_size: int = 1):
+                 rank: int = 0, world_size: int = 1, sampling: str = "uniform"):
         if images.dtype != torch.uint8 or images.ndim != 4:
             raise ValueError(f"images must be uint8 N x C x H x W, got {images.dtype} {tuple(images.shape)}")
         if len(images) != len(labels):
@@ -54,6 +67,14 @@ class TensorLoader:
         if drop_last and len(images) < batch_size:
             raise ValueError(f"only {len(images)} samples for batch_size {batch_size} with "
                              "drop_last=True: no batch would be produced; lower batch_size")
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {list(SAMPLINGS)}, got {sampling!r}")
+        if sampling == "class_balanced" and not shuffle:
+            raise ValueError("sampling='class_balanced' draws a random order, which contradicts "
+                             "shuffle=False; pass shuffle=True or sampling='uniform'")
+        self.sampling = sampling
+        # Per-sample draw weights on the CPU, where the balanced order is drawn.
+        self._weights = balanced_weights(labels) if sampling == "class_balanced" else None
         self.device = torch.device(device)
         # Moved once; on a GPU the uint8 images stay resident for the whole run.
         self.images = images.to(self.device)
@@ -67,17 +88,21 @@ class TensorLoader:
     @classmethod
     def from_dataset(cls, dataset: ImageDataset, split: str, batch_size: int,
                      augment: AugmentConfig | dict | str | GpuAugment | None = None,
-                     **kwargs) -> "TensorLoader":
+                     sampling: str = "uniform", **kwargs) -> "TensorLoader":
         """A loader over ``dataset``'s ``"train"`` or ``"test"`` split, normalised with its stats.
 
         Train: shuffled, last partial batch dropped, ``augment`` (a config, dict, preset name or
         ``GpuAugment``) applied. Test: in order, every sample kept, only the deterministic part
-        of ``augment`` (resize) applied. ``kwargs``
+        of ``augment`` (resize) applied. ``sampling`` applies to the train split only: the test
+        split must visit every sample once. ``kwargs``
         (device, seed, rank, world_size, shuffle, drop_last) pass through.
         """
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         train = split == "train"
+        if not train and sampling != "uniform":
+            raise ValueError(f"sampling={sampling!r} is for the train split; the test split is "
+                             "evaluated once per sample: pass sampling='uniform' (the default)")
         kwargs.setdefault("shuffle", train)
         kwargs.setdefault("drop_last", train)
         if isinstance(augment, GpuAugment):
@@ -86,7 +111,7 @@ class TensorLoader:
             transform = GpuAugment.for_dataset(dataset, augment, train=train)
         images = dataset.train_images if train else dataset.test_images
         labels = dataset.train_labels if train else dataset.test_labels
-        return cls(images, labels, batch_size, augment=transform, **kwargs)
+        return cls(images, labels, batch_size, augment=transform, sampling=sampling, **kwargs)
 
     @property
     def num_samples(self) -> int:
@@ -104,8 +129,12 @@ class TensorLoader:
         if not self.shuffle:
             return torch.arange(n, device=self.device)
         # Drawn on the CPU so the order is identical on every device type and every rank.
-        gen = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch))
-        order = torch.randperm(n, generator=gen)
+        if self._weights is None:
+            gen = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch))
+            order = torch.randperm(n, generator=gen)
+        else:
+            gen = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, _BALANCED_STREAM))
+            order = torch.multinomial(self._weights, n, replacement=True, generator=gen)
         if self.device.type == "cuda":  # a pinned, asynchronous copy does not stall the GPU queue
             return order.pin_memory().to(self.device, non_blocking=True)
         return order.to(self.device)
@@ -131,3 +160,10 @@ class TensorLoader:
             self._generator.manual_seed(derive_seed(self.seed, self.epoch, b))
             params = self.augment.sample(batch_len, shape, self._generator, self.device)
             yield self.augment.apply(images, labels, params, plan)
+
+
+def balanced_weights(labels: torch.Tensor) -> torch.Tensor:
+    """Per-sample weights ``1 / N_class`` (float64, CPU): every class gets the same total weight."""
+    labels = labels.detach().to("cpu", torch.long)
+    counts = torch.bincount(labels)
+    return 1.0 / counts[labels].double()

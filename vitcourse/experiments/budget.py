@@ -80,7 +80,7 @@ def estimate_gpu_minutes(spec: dict, seeds: int = 1, train_size: int = CIFAR10_T
 
 
 # Tasks whose runs train without a test pass (their TaskSetup has evaluate=False).
-NO_TEST_PASS = frozenset({"mae_pretrain", "mpp_pretrain", "supervised_pretrain"})
+NO_TEST_PASS = frozenset({"mae_pretrain", "mpp_pretrain", "rotation_pretrain", "supervised_pretrain"})
 
 
 def experiment_gpu_minutes(exp) -> float:

@@ -83,7 +83,8 @@ def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *
     config = TrainConfig(**{**spec["train"], "seed": seed})
     augment = spec["data"].get("augment")
     kw = dict(device=ctx.device, seed=seed, rank=ctx.rank, world_size=ctx.world_size)
-    train_loader = TensorLoader.from_dataset(dataset, "train", config.batch_size, augment=augment, **kw)
+    train_loader = TensorLoader.from_dataset(dataset, "train", config.batch_size, augment=augment,
+                                             sampling=spec["data"].get("sampling", "uniform"), **kw)
     test_loader = TensorLoader.from_dataset(dataset, "test", config.batch_size, augment=augment, **kw)
     channels, height, _ = dataset.image_shape
     seed_everything(seed)

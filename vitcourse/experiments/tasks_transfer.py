@@ -1,6 +1,7 @@
 """Tasks of Part III's transfer and class-imbalance chapters (see `tasks.py` for the protocol).
 
-Pre-training:  "mae_pretrain", "mpp_pretrain" (no labels), "supervised_pretrain" (some classes).
+Pre-training:  "mae_pretrain", "mpp_pretrain", "rotation_pretrain" (ResNet) (no labels),
+               "supervised_pretrain" (some classes).
 Transfer:      "finetune_from" (another experiment's encoder; optional encoder lr scale, freeze),
                "linear_probe" (frozen encoder), "timm_pretrained" (timm's ImageNet weights).
 Imbalance:     "class_weighted", "ohem", "per_class_eval" (plain cross-entropy).
@@ -23,10 +24,11 @@ from torch import nn
 
 from vitcourse.data import GpuAugment, TensorLoader
 from vitcourse.inspect.arrays import save_arrays
-from vitcourse.pretrain import (LinearProbe, MaskedAutoencoder, MaskedPatchPrediction, ScaledUpdates,
-                                class_subset_objective, class_weights, confusion_matrix, load_pretrained,
-                                ohem_objective, transfer_encoder, weighted_ce_objective)
-from vitcourse.pretrain.transfer import HEAD_PREFIXES
+from vitcourse.pretrain import (LinearProbe, MaskedAutoencoder, MaskedPatchPrediction, RotationPrediction,
+                                ScaledUpdates, class_subset_objective, class_weights, confusion_matrix,
+                                head_prefixes, load_pretrained, ohem_objective, rotation_accuracy,
+                                transfer_backbone, transfer_encoder, weighted_ce_objective)
+from vitcourse.pretrain.transfer import load_resnet_backbone
 
 from .tasks import TaskSetup, register_task
 
@@ -113,6 +115,18 @@ def save_colour_accuracy(mpp: MaskedPatchPrediction, dataset, run_dir: Path, cou
              commonest_colour_accuracy=float(colours.max()) / total, patches=total)
 
 
+@register_task("rotation_pretrain")
+def rotation_pretrain(model, dataset, profile, seed, device) -> TaskSetup:
+    return TaskSetup(RotationPrediction(model), objective=self_supervised, evaluate=False,
+                     after_fit=save_rotation_accuracy)
+
+
+def save_rotation_accuracy(model: RotationPrediction, dataset, run_dir: Path, count: int = 2000) -> None:
+    """rotation_eval.npz: how often the pre-trained ResNet names the rotation of a test image."""
+    save_arrays(Path(run_dir) / "rotation_eval.npz",
+                accuracy=rotation_accuracy(model, eval_loader(dataset, model, count=count)), images=count)
+
+
 @register_task("supervised_pretrain")
 def supervised_pretrain(model, dataset, profile, seed, device, classes=(0, 1, 2, 3, 4),
                         label_smoothing=0.0) -> TaskSetup:
@@ -149,16 +163,17 @@ def pretrained_source(experiment: str, profile: str, seed: int) -> nn.Module:
 @register_task("finetune_from")
 def finetune_from(model, dataset, profile, seed, device, experiment, source_profile=None,
                   encoder_lr_scale=1.0, freeze=False, per_class=False) -> TaskSetup:
-    """Start from experiment `experiment`'s encoder: full fine-tuning, the encoder at
-    `encoder_lr_scale` x the head's learning rate, or (freeze=True) a linear probe."""
+    """Start from experiment `experiment`'s encoder (a ViT's, or a ResNet's convolutional layers):
+    full fine-tuning, the encoder at `encoder_lr_scale` x the head's learning rate, or
+    (freeze=True, ViT only) a linear probe."""
     num_classes = model.config["num_classes"]
     after = save_per_class if per_class else None
     if dataset is not None:  # a real run: fetch the weights (a rebuild gets them from its checkpoint)
-        transfer_encoder(pretrained_source(experiment, source_profile or profile, seed), model)
+        transfer_backbone(pretrained_source(experiment, source_profile or profile, seed), model)
     if freeze:
         return TaskSetup(LinearProbe(model, num_classes), after_fit=after)
     if encoder_lr_scale != 1.0 and dataset is not None:  # only training needs the scaled steps
-        encoder = [p for n, p in model.named_parameters() if not n.startswith(HEAD_PREFIXES)]
+        encoder = [p for n, p in model.named_parameters() if not n.startswith(head_prefixes(model))]
         model._scaled_updates = ScaledUpdates(encoder, encoder_lr_scale)  # lives as long as the model
     return TaskSetup(model, after_fit=after)
 
@@ -179,11 +194,7 @@ def timm_pretrained(model, dataset, profile, seed, device, timm_name, weights=No
         if hasattr(model, "patch_embed"):
             transfer_encoder(source, model)
         else:  # ResNet: every weight but the 1000-class fc layer
-            state = {k: v for k, v in source.state_dict().items() if not k.startswith("fc.")}
-            missing = model.load_state_dict(state, strict=False).missing_keys
-            if sorted(missing) != ["fc.bias", "fc.weight"]:
-                raise ValueError(f"{timm_name} does not fit the experiment's model: missing {missing[:4]} "
-                                 f"(use model arch='resnet18' with stem='imagenet').")
+            load_resnet_backbone(source.state_dict(), model, f"{timm_name} (use stem='imagenet')")
     return TaskSetup(model, after_fit=save_per_class if per_class else None)
 
 

@@ -14,9 +14,15 @@ import copy
 import torch
 from torch import nn
 
-from vitcourse.models import ViT
+from vitcourse.models import ResNet, ViT
 
 HEAD_PREFIXES = ("head.", "pre_logits.")
+RESNET_HEAD_PREFIXES = ("fc.",)
+
+
+def head_prefixes(model: nn.Module) -> tuple[str, ...]:
+    """Names of the classifier's own parameters, which fine-tuning re-initialises."""
+    return RESNET_HEAD_PREFIXES if isinstance(model, ResNet) else HEAD_PREFIXES
 
 
 def encoder_of(model: nn.Module) -> ViT:
@@ -62,6 +68,35 @@ def transfer_encoder(source: nn.Module, target: ViT) -> list[str]:
         raise ValueError(f"the pre-trained encoder lacks {missing[:4]}: its architecture differs "
                          f"from the target's (position embedding kind, class token, norm?).")
     return copied
+
+
+@torch.no_grad()
+def load_resnet_backbone(state: dict, target: ResNet, source_name: str) -> list[str]:
+    """Copy every weight of a ResNet state dict except its classifier (``fc``) into ``target``."""
+    kept = {k: v for k, v in state.items() if not k.startswith(RESNET_HEAD_PREFIXES)}
+    wanted = target.state_dict()
+    misfits = [k for k, v in kept.items() if k in wanted and wanted[k].shape != v.shape]
+    if misfits:
+        raise ValueError(f"{source_name} does not fit the experiment's ResNet: {misfits[0]} has shape "
+                         f"{tuple(kept[misfits[0]].shape)}, the target's {tuple(wanted[misfits[0]].shape)} "
+                         f"(build the fine-tuning model with the source's stem and width).")
+    result = target.load_state_dict(kept, strict=False)
+    if sorted(result.missing_keys) != ["fc.bias", "fc.weight"] or result.unexpected_keys:
+        raise ValueError(f"{source_name} does not fit the experiment's ResNet: missing "
+                         f"{result.missing_keys[:4]}, unexpected {result.unexpected_keys[:4]} (build the "
+                         f"fine-tuning model with the source's stem and width).")
+    return list(kept)
+
+
+def transfer_backbone(source: nn.Module, target: nn.Module) -> list[str]:
+    """`transfer_encoder` for a ViT target; for a ResNet target, everything but ``fc`` from the
+    ResNet in ``source`` (itself or a pre-training wrapper's ``backbone``)."""
+    if not isinstance(target, ResNet):
+        return transfer_encoder(source, target)
+    inner = source if isinstance(source, ResNet) else getattr(source, "backbone", None)
+    if not isinstance(inner, ResNet):
+        raise TypeError(f"no vitcourse ResNet found in {type(source).__name__} to fine-tune a ResNet from.")
+    return load_resnet_backbone(inner.state_dict(), target, type(source).__name__)
 
 
 class LinearProbe(nn.Module):

@@ -44,6 +44,24 @@ def contrast(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     return blend(grayscale(x).mean((1, 2, 3), keepdim=True), x, factor)
 
 
+def jitter(x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """Colour jitter with per-sample ``N x 3`` factors: brightness, contrast, saturation.
+
+    Always in that order; torchvision's ColorJitter shuffles the order per call (and adds hue),
+    which we skip for simplicity. A factor of 1 leaves the image unchanged.
+    """
+    x = brightness(x, factors[:, 0])
+    x = contrast(x, factors[:, 1])
+    return saturation(x, factors[:, 2])
+
+
+def sample_jitter(n: int, strength: float, generator: torch.Generator | None,
+                  device: torch.device) -> torch.Tensor:
+    """``N x 3`` jitter factors drawn uniformly in [1 - strength, 1 + strength]."""
+    u = torch.rand(n, 3, generator=generator, device=device)
+    return 1 + strength * (2 * u - 1)
+
+
 def sharpness(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     """Blend with PIL's SMOOTH-filtered image (borders untouched, as in PIL)."""
     # SMOOTH is [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13: a 3x3 box sum plus 4x the centre.

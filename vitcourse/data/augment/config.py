@@ -22,9 +22,18 @@ RESIZE_MODES = ("bilinear", "bicubic", "nearest")
 class AugmentConfig:
     """Training-time augmentation, applied in this order to each batch:
 
-    crop+flip -> policy -> normalise -> random erasing -> Mixup/CutMix -> resize.
+    crop+flip -> resized crop -> colour jitter -> policy -> normalise -> random erasing
+    -> Mixup/CutMix -> resize.
 
     * ``crop``: padding in pixels for the random crop (0 = off); ``crop_mode`` reflect or zeros.
+    * ``rrc_scale``: random-resized crop (Inception-style), or None for off. Each image keeps a
+      box covering a fraction ``U(rrc_scale)`` of its area, with aspect ratio (width / height)
+      drawn log-uniformly from ``rrc_ratio``, and the box is resampled (bilinear) back to the
+      full size. Boxes too long for a side are clamped to it instead of redrawn (torchvision
+      retries up to 10 times), so extreme ratios give slightly smaller areas.
+    * ``color_jitter``: strength j in [0, 1) (0 = off). Each image draws brightness, contrast
+      and saturation factors uniformly in [1 - j, 1 + j] and applies them in that fixed order
+      (torchvision's ColorJitter shuffles the order per call; fixing it keeps things simple).
     * ``policy``: ``"trivial"`` (TrivialAugment-style: one op per image, random strength, wide
       ranges) or ``"randaug"`` (``randaug_n`` ops per image at strength ``randaug_m`` on timm's
       0-10 scale, jittered by ``randaug_mstd``), or None.
@@ -53,8 +62,16 @@ class AugmentConfig:
     resize: int | None = None
     resize_mode: str = "bicubic"
     fill: float = 0.5
+    rrc_scale: tuple[float, float] | None = None
+    rrc_ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    color_jitter: float = 0.0
 
     def __post_init__(self):
+        # JSON gives lists back; store tuples so from_dict(to_dict()) compares equal. The
+        # dataclass is frozen, hence object.__setattr__.
+        if self.rrc_scale is not None:
+            object.__setattr__(self, "rrc_scale", _pair("rrc_scale", self.rrc_scale, "(0.8, 1.0)"))
+        object.__setattr__(self, "rrc_ratio", _pair("rrc_ratio", self.rrc_ratio, "(3 / 4, 4 / 3)"))
         _choose("crop_mode", self.crop_mode, CROP_MODES)
         _choose("policy", self.policy, POLICIES)
         _choose("erasing_mode", self.erasing_mode, ERASING_MODES)
@@ -73,6 +90,15 @@ class AugmentConfig:
                 raise ValueError(f"{name} must be >= 0 (0 turns it off), got {getattr(self, name)!r}")
         if self.resize is not None and not (isinstance(self.resize, int) and self.resize > 0):
             raise ValueError(f"resize must be a side length in pixels or None, got {self.resize!r}")
+        if self.rrc_scale is not None and not 0 < self.rrc_scale[0] <= self.rrc_scale[1] <= 1:
+            raise ValueError(f"rrc_scale must be area fractions (lo, hi) with 0 < lo <= hi <= 1, "
+                             f"got {self.rrc_scale!r}; e.g. (0.8, 1.0), or None to turn it off")
+        if not 0 < self.rrc_ratio[0] <= self.rrc_ratio[1]:
+            raise ValueError(f"rrc_ratio must be aspect ratios (lo, hi) with 0 < lo <= hi, "
+                             f"got {self.rrc_ratio!r}; e.g. (3 / 4, 4 / 3)")
+        if not 0 <= self.color_jitter < 1:
+            raise ValueError(f"color_jitter must be a strength in [0, 1) (0 turns it off), "
+                             f"got {self.color_jitter!r}; e.g. 0.4")
 
     @property
     def mixing(self) -> bool:
@@ -89,13 +115,19 @@ class AugmentConfig:
 
     @classmethod
     def preset(cls, name: str) -> "AugmentConfig":
-        """Named recipes: none, basic (crop+flip), trivial, randaug, deit (randaug + mixing + erasing)."""
+        """Named recipes: none, basic (crop+flip), mild (flip + resized crop), mild_jitter (mild +
+        colour jitter), trivial, randaug, deit (randaug + mixing + erasing)."""
         if name not in PRESETS:
             raise ValueError(f"unknown augmentation preset {name!r}; known: {', '.join(PRESETS)}")
         return cls.from_dict(PRESETS[name])
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain JSON types only (tuples become lists, as a JSON round trip would give)."""
+        data = dataclasses.asdict(self)
+        for name in ("rrc_scale", "rrc_ratio"):
+            if data[name] is not None:
+                data[name] = list(data[name])
+        return data
 
     def without_randomness(self) -> "AugmentConfig":
         """The evaluation view: only the deterministic resize is kept."""
@@ -105,12 +137,25 @@ class AugmentConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     "none": {"crop": 0, "flip": False},
     "basic": {},
+    # The source write-up's mild augmentation for the class-imbalance study: horizontal flip
+    # plus a random-resized crop keeping 80-100% of the area (no padded crop).
+    "mild": {"crop": 0, "flip": True, "rrc_scale": (0.8, 1.0)},
+    "mild_jitter": {"crop": 0, "flip": True, "rrc_scale": (0.8, 1.0), "color_jitter": 0.4},
     "trivial": {"policy": "trivial"},
     "randaug": {"policy": "randaug", "randaug_n": 2, "randaug_m": 9},
     # DeiT's recipe, the usual starting point for ViTs trained from scratch.
     "deit": {"policy": "randaug", "randaug_n": 2, "randaug_m": 9, "randaug_mstd": 0.5,
              "mixup": 0.8, "cutmix": 1.0, "erasing": 0.25},
 }
+
+
+def _pair(name: str, value: Any, example: str) -> tuple[float, float]:
+    """``value`` as a tuple of two floats (lists from JSON are fine), or a ValueError naming it."""
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be two numbers (lo, hi), got {value!r}; e.g. {example}") from None
+    return lo, hi
 
 
 def _choose(name: str, value: Any, allowed: tuple) -> None:

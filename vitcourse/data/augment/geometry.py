@@ -1,4 +1,4 @@
-"""Batched geometric transforms: crop+flip as one gather, affine warps, resizing.
+"""Batched geometric transforms: crop+flip as one gather, affine warps, resized crops, resizing.
 
 Every function takes per-sample parameters as tensors, so one call transforms a whole batch on
 whatever device it lives on, and the same parameters give the same result on CPU and GPU.
@@ -73,6 +73,49 @@ def warp(images: torch.Tensor, theta: torch.Tensor, fill: float) -> torch.Tensor
     # grid_sample pads with zeros; shifting by fill first makes the padding come out as fill.
     out = F.grid_sample(images - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return out + fill
+
+
+def sample_resized_crop(n: int, scale: tuple[float, float], ratio: tuple[float, float],
+                        generator: torch.Generator | None, device: torch.device) -> dict[str, torch.Tensor]:
+    """Random-resized-crop boxes for ``n`` images, as fractions of the image's width and height.
+
+    Area fraction ``s ~ U(scale)``, aspect ``r`` (width / height) log-uniform in ``ratio``;
+    the box is ``sqrt(s * r)`` of the width by ``sqrt(s / r)`` of the height, clamped to the
+    image, at a uniform position that keeps it inside. Fractions rather than pixels: the box
+    is then independent of the resolution, and continuous (the resampling is bilinear anyway).
+    """
+    u = torch.rand(4, n, generator=generator, device=device)
+    area = scale[0] + (scale[1] - scale[0]) * u[0]
+    log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
+    aspect = torch.exp(log_lo + (log_hi - log_lo) * u[1])
+    width = torch.sqrt(area * aspect).clamp_(max=1.0)
+    height = torch.sqrt(area / aspect).clamp_(max=1.0)
+    return {"left": u[2] * (1 - width), "top": u[3] * (1 - height), "width": width, "height": height}
+
+
+def resized_crop_theta(left: torch.Tensor, top: torch.Tensor, width: torch.Tensor,
+                       height: torch.Tensor) -> torch.Tensor:
+    """``N x 2 x 3`` matrices for ``F.affine_grid`` (align_corners=False) that map the full
+    output onto each image's box (fractions of the image side, as from ``sample_resized_crop``).
+
+    In affine_grid's [-1, 1] coordinates the box spans ``-1 + 2 * left`` to
+    ``-1 + 2 * (left + width)``: a scale by ``width`` about the box centre.
+    """
+    zero = torch.zeros_like(width)
+    theta = torch.stack([
+        torch.stack([width, zero, 2 * left + width - 1], -1),
+        torch.stack([zero, height, 2 * top + height - 1], -1),
+    ], -2)
+    return theta
+
+
+def resized_crop(images: torch.Tensor, box: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Resample each image's box (see ``sample_resized_crop``) to the full size, bilinearly."""
+    theta = resized_crop_theta(box["left"], box["top"], box["width"], box["height"])
+    grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
+    # Boxes lie inside the image, but the outermost samples can fall in the half pixel between
+    # the last pixel centre and the edge: "border" repeats the edge there instead of fading to 0.
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def resize(images: torch.Tensor, size: int, mode: str = "bicubic") -> torch.Tensor:

@@ -15,8 +15,9 @@ from typing import Any
 import torch
 
 from .config import AugmentConfig
+from .color import jitter, sample_jitter
 from .erasing import erase, sample_erasing
-from .geometry import crop_flip, resize
+from .geometry import crop_flip, resize, resized_crop, sample_resized_crop
 from .mixing import mix, sample_mixing
 from .policy import RANGES, apply_layer, sample_layer
 
@@ -107,6 +108,11 @@ class GpuAugment:
             p["dx"] = torch.randint(0, 2 * cfg.crop + 1, (n,), generator=generator, device=device)
         if cfg.flip:
             p["flip"] = torch.rand(n, generator=generator, device=device) < 0.5
+        # Options that are off draw nothing, so older configs keep their exact random stream.
+        if cfg.rrc_scale is not None:
+            p["rrc"] = sample_resized_crop(n, cfg.rrc_scale, cfg.rrc_ratio, generator, device)
+        if cfg.color_jitter > 0:
+            p["jitter"] = sample_jitter(n, cfg.color_jitter, generator, device)
         if cfg.policy == "trivial":
             p["layers"] = [sample_layer(n, generator, device)]
         elif cfg.policy == "randaug":
@@ -148,7 +154,8 @@ class GpuAugment:
         return self.apply(images, labels, params)
 
     def _per_image(self, images: torch.Tensor, p: Params) -> torch.Tensor:
-        """Everything before mixing: crop+flip (on uint8), policy, normalise, erasing."""
+        """Everything before mixing: crop+flip (on uint8), resized crop, colour jitter, policy,
+        normalise, erasing."""
         cfg = self.config
         if images.dtype != torch.uint8:
             raise TypeError(f"GpuAugment expects uint8 images, got {images.dtype}")
@@ -158,6 +165,10 @@ class GpuAugment:
             images = crop_flip(images, p.get("dy", zeros), p.get("dx", zeros), flip,
                                cfg.crop, cfg.crop_mode)
         x = images.float().div_(255)
+        if "rrc" in p:
+            x = resized_crop(x, p["rrc"])
+        if "jitter" in p:
+            x = jitter(x, p["jitter"])
         for layer in p.get("layers", []):
             x = apply_layer(x, layer["op"], layer["strength"], layer["sign"], RANGES[cfg.policy], cfg.fill)
         mean, std = self._stats_on(x.device)
