@@ -230,3 +230,31 @@ def test_budget_knows_which_tasks_skip_the_test_pass():
         assert setup.evaluate == (name not in NO_TEST_PASS), name
         checked.add(name)
     assert NO_TEST_PASS <= checked and len(checked) > len(NO_TEST_PASS)
+
+
+def test_a_run_of_an_older_spec_is_never_taken_for_the_current_one(sandbox):
+    """Smoke runs of a changed spec are redone; full ones are refused, reported by the suite and
+    skipped by the plots, naming the keys that differ."""
+    import warnings
+
+    from vitcourse.experiments import load_runs
+    from vitcourse.experiments.runner import StaleRunError
+    from vitcourse.experiments.suite import stale
+
+    first = run_experiment(TINY.name, "smoke", 0, progress=False)
+    run_experiment(TINY.name, "full", 0, progress=False)
+    changed = Experiment(**{**TINY.__dict__, "base": dict(TINY.base, data=dict(TINY.base["data"], augment="none"))})
+    EXPERIMENTS[TINY.name] = changed
+    again = run_experiment(TINY.name, "smoke", 0, progress=False)        # redone, not reused
+    assert again["spec"]["data"]["augment"] == "none" and first["spec"]["data"]["augment"] == "basic"
+    with pytest.raises(StaleRunError, match="data.augment"):
+        run_experiment(TINY.name, "full", 0, progress=False)
+    assert stale("full", [TINY.name]) == [(TINY.name, 0)]
+    problems = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert load_runs(TINY.name, "full", problems=problems) == []
+    assert "another spec" in problems[0] and "data.augment" in problems[0]
+    # JSON's lists for tuples are not a change
+    from vitcourse.experiments.spec import spec_differences
+    assert spec_differences({"a": [0.8, 1.0]}, {"a": (0.8, 1.0)}) == []

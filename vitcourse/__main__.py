@@ -59,6 +59,8 @@ def main(argv=None) -> int:
         summary = run_suite(args.profile, args.minutes, args.only, device=args.device)
         print(f"finished this call: {summary['finished']}")
         print(f"still pending: {summary['pending'] or 'none'}")
+        if summary["stale"]:
+            print(f"stale (trained with an older spec; move the run folders aside to rerun): {summary['stale']}")
         if summary["diverged"]:
             print(f"diverged (logged, not retried; delete the run's folder to retry): {summary['diverged']}")
         return 0

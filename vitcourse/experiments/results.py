@@ -78,11 +78,25 @@ def load_runs(experiment: str, profile: str = "full", root: Path | None = None,
             issues = validate_run_log(log)
         except (OSError, json.JSONDecodeError) as err:
             issues = [f"unreadable: {err}"]
+        if not issues:
+            issues = _stale(experiment, profile, log)
         if issues:
             report_skipped(path, issues, problems)
             continue
         runs.append(Run(experiment, profile, int(log.get("seed", path.parent.name[4:])), path, log))
     return sorted(runs, key=lambda r: r.seed)
+
+
+def _stale(experiment: str, profile: str, log: dict) -> list[str]:
+    """A run of a registered experiment whose spec has changed since is not a result of it."""
+    from .registry import EXPERIMENTS
+    from .runner import stale_keys
+
+    if experiment not in EXPERIMENTS:
+        return []
+    keys = stale_keys(log, EXPERIMENTS[experiment].profile(profile))
+    return [f"trained with another spec than the registered one (differs in {', '.join(keys[:6])}): "
+            f"run the experiment again"] if keys else []
 
 
 def run_status(experiment: str, profile: str, seed: int) -> str | None:

@@ -15,7 +15,37 @@ from vitcourse.train import TrainConfig, fit, init_distributed, read_run_log, se
 from . import paths
 from .models import build_model
 from .registry import get_experiment
+from .spec import spec_differences
 from .tasks import get_task
+
+
+class StaleRunError(RuntimeError):
+    """A saved run was trained with another spec than the experiment's current one."""
+
+
+def stale_keys(log: dict | None, spec: dict) -> list[str]:
+    """Where a saved run's spec differs from `spec` (empty: it is a run of this spec)."""
+    if not log or "spec" not in log:
+        return []
+    return spec_differences(log["spec"], spec)
+
+
+def _discard_stale(name: str, profile: str, seed: int, spec: dict) -> None:
+    """A smoke run of an older spec is redone (seconds); a full one is never silently replaced."""
+    import shutil
+
+    run_dir = paths.run_dir(name, profile, seed)
+    keys = stale_keys(read_run_log(run_dir), spec)
+    if not keys:
+        return
+    if profile != "smoke":
+        raise StaleRunError(
+            f"{run_dir} was trained with another spec than {name!r} has now (differs in "
+            f"{', '.join(keys[:6])}): move that folder aside (and its checkpoints under "
+            f"{paths.checkpoint_dir(name, profile, seed)}) to run the current spec, or restore the old spec.")
+    print(f"{name} ({profile}, seed {seed}): the spec changed ({', '.join(keys[:4])}); running it again")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    shutil.rmtree(paths.checkpoint_dir(name, profile, seed), ignore_errors=True)
 
 
 def command_for(name: str, profile: str, seed: int) -> str:
@@ -73,6 +103,7 @@ def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *
     spec = exp.profile(profile)
     seed = default_seed(exp, profile) if seed is None else seed
     run_dir = paths.run_dir(name, profile, seed)
+    _discard_stale(name, profile, seed, spec)
     done = read_run_log(run_dir)
     if done and done.get("status") == "finished":
         return done

@@ -10,6 +10,7 @@ A profile is three plain dicts, so a run log can store it verbatim:
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,21 @@ def deep_merge(base: dict, override: dict) -> dict:
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def spec_differences(logged: dict, current: dict) -> list[str]:
+    """Dotted keys where a run log's stored spec and the current one differ (JSON-normalised:
+    a run log stores tuples as lists)."""
+    def flat(d, prefix=""):
+        out = {}
+        for k, v in d.items():
+            if isinstance(v, dict):
+                out.update(flat(v, f"{prefix}{k}."))
+            else:
+                out[f"{prefix}{k}"] = v
+        return out
+    a, b = flat(json.loads(json.dumps(logged))), flat(json.loads(json.dumps(current)))
+    return sorted(k for k in set(a) | set(b) if a.get(k, "<absent>") != b.get(k, "<absent>"))
 
 
 @dataclass(frozen=True)

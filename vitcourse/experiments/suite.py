@@ -4,7 +4,8 @@ GPU jobs here are capped (10 minutes a command), so the suite must finish in chu
 finished runs, resumes interrupted ones from their checkpoints, and gives each run only the time
 that is left, so the training loop stops between epochs and a later call continues. A run that
 diverges is itself a result (its log says "diverged" and keeps the last good epoch): the suite
-reports it and moves on instead of retrying it on every call.
+reports it and moves on instead of retrying it on every call. A finished run whose experiment's
+spec has changed since is reported as stale (never silently replaced: move it aside to rerun).
 """
 
 from __future__ import annotations
@@ -31,6 +32,18 @@ def diverged(profile: str, names=None) -> list[tuple[str, int]]:
             if run_status(n, profile, s) == "diverged"]
 
 
+def stale(profile: str, names=None) -> list[tuple[str, int]]:
+    """Finished runs trained with another spec than their experiment's current one."""
+    from vitcourse.train import read_run_log
+
+    from . import paths
+    from .runner import stale_keys
+
+    chosen = names or list(EXPERIMENTS)
+    return [(n, s) for n in chosen for s in EXPERIMENTS[n].seeds_for(profile)
+            if stale_keys(read_run_log(paths.run_dir(n, profile, s)), EXPERIMENTS[n].profile(profile))]
+
+
 def run_suite(profile: str = "full", minutes: float = 9.0, names=None, device=None, progress=True) -> dict:
     deadline = time.monotonic() + 60 * minutes
     done, stopped = [], []
@@ -45,4 +58,5 @@ def run_suite(profile: str = "full", minutes: float = 9.0, names=None, device=No
             print(f"{name} seed {seed} diverged: {err}")
             continue
         (done if log.get("status") == "finished" else stopped).append((name, seed))
-    return {"finished": done, "pending": pending(profile, names), "diverged": diverged(profile, names)}
+    return {"finished": done, "pending": pending(profile, names), "diverged": diverged(profile, names),
+            "stale": stale(profile, names)}

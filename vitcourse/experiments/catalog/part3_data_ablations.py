@@ -92,6 +92,9 @@ def knob_grid() -> dict[str, list[tuple[str, str]]]:
     grid: dict[str, list[tuple[str, str]]] = {}
     for name, knob, label, _, _ in ABLATIONS:
         grid.setdefault(knob, [(BASELINE_SETTINGS[knob], "abl_base")]).append((label, name))
+    for knob, settings in grid.items():  # numeric knobs read left to right: 2, 4, 8, 16
+        if all(label.isdigit() for label, _ in settings):
+            settings.sort(key=lambda setting: int(setting[0]))
     return grid
 
 
