@@ -17,26 +17,15 @@ from vitcourse.experiments.catalog import part3_data_ablations as ablations
 from vitcourse.experiments.catalog import part3_recipe as recipe
 from vitcourse.experiments.chapter import ChapterResults
 from vitcourse.experiments.results import Run, validate_run_log
-from vitcourse.experiments.spec import deep_merge
+from vitcourse.experiments.spec import deep_merge, spec_differences
 from vitcourse.models import resnet18, vit_param_count
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 CHAPTERS = (recipe.CHAPTER, compare.CHAPTER, ablations.CHAPTER)
 
 
-def flatten(spec: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in spec.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def changed_keys(a: dict, b: dict) -> set[str]:
-    fa, fb = flatten(a), flatten(b)
-    return {k for k in set(fa) | set(fb) if fa.get(k, "<absent>") != fb.get(k, "<absent>")}
+    return set(spec_differences(a, b))
 
 
 def chapter_experiments():
