@@ -2,20 +2,29 @@
 # One chunk of the full-profile suite on a GPU machine without network access (see issue 9):
 #   bash tools/gpu_chunk.sh MINUTES [--bench]
 # Expects the offline CIFAR-10 archive at .data/cifar10-jpeg75.tar.gz (git-ignored, carried with
-# the working tree), runs pending experiments for MINUTES (finished runs are skipped, interrupted
-# ones resume from runs/checkpoints/), optionally the benchmark, and packs data/results/ into
-# $OUT/results.tgz to be unpacked in the repository and committed.
+# the working tree). Runs the preflight (stops if a GPU-only code path is broken), optionally the
+# benchmark, then pending experiments for MINUTES (finished runs are skipped, interrupted ones
+# resume from runs/checkpoints/). Whatever happens, data/results/ and the chunk's log are packed
+# into $OUT/results.tgz, to be unpacked in the repository and committed.
 set -euo pipefail
 minutes="${1:-8}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export VITCOURSE_CIFAR10="$PWD/.data/cifar10-jpeg75.tar.gz"
 export CI=true  # one line per epoch instead of a live bar in captured logs
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-if [[ "${2:-}" == "--bench" ]]; then
-    python -m vitcourse bench
-fi
-python -m vitcourse suite --profile full --minutes "$minutes"
-python -m vitcourse list
-if [[ -n "${OUT:-}" ]]; then
-    tar czf "$OUT/results.tgz" data/results
-fi
+log="data/results/chunk-$(date -u +%Y%m%dT%H%M%SZ).log"
+mkdir -p data/results
+pack() {
+    if [[ -n "${OUT:-}" ]]; then
+        tar czf "$OUT/results.tgz" data/results
+    fi
+}
+trap pack EXIT  # a failed chunk still returns the results it finished and its log
+{
+    nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+    python -m vitcourse preflight
+    if [[ "${2:-}" == "--bench" ]]; then
+        python -m vitcourse bench
+    fi
+    python -m vitcourse suite --profile full --minutes "$minutes"
+    python -m vitcourse list
+} 2>&1 | tee "$log"

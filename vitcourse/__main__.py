@@ -1,4 +1,4 @@
-"""Command line: `python -m vitcourse list | run NAME | suite | bench`."""
+"""Command line: `python -m vitcourse list | run NAME | suite | bench | preflight`."""
 
 from __future__ import annotations
 
@@ -26,7 +26,18 @@ def main(argv=None) -> int:
     bench.add_argument("--steps", type=int, default=None)
     bench.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                        help="also measure torch.compile (default: on for CUDA, off for CPU)")
+    preflight = sub.add_parser("preflight", help="one-minute check of the GPU-only code paths before a suite")
+    preflight.add_argument("--device", default=None)
+    preflight.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                           help="exercise torch.compile (default: on for CUDA, off for CPU)")
     args = parser.parse_args(argv)
+
+    if args.cmd == "preflight":
+        from vitcourse.preflight import format_checks, run_preflight
+
+        results = run_preflight(args.device, args.compile)
+        print(format_checks(results))
+        return 0 if all(c.ok for c in results) else 1
 
     if args.cmd == "list":
         from vitcourse.experiments import EXPERIMENTS
