@@ -9,6 +9,7 @@ headless Chromium through selenium. It fails on
 - an ``<img>`` that does not resolve (not complete, or zero natural width),
 - an internal link whose target is missing (HTTP error) or whose ``#fragment`` names no element id
   on the target page (same-page fragments included),
+- equations left as raw TeX (MathJax is served by the book itself, not by a CDN),
 
 and saves a screenshot of the patches chapter to ``tests/artifacts/site-patches.png``.
 
@@ -396,3 +397,18 @@ def test_site_features(book_build):
     assert "https://colab.research.google.com/github/vitcourse/vitcourse/blob/main/" in patches, (
         "no Colab launch button on the patches chapter")
     assert 'href="https://github.com/vitcourse/vitcourse"' in patches, "no repository button"
+
+
+def test_equations_render_without_network(crawl, site_url, browser):
+    """MathJax comes from the book itself (book/_ext/offline_mathjax.py), so with every other host
+    unreachable the attention chapter's equations are typeset as SVG, not left as raw TeX."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(site_url + "notebooks/attention.html")
+    typeset = "return document.querySelectorAll('mjx-container svg').length"
+    WebDriverWait(browser, PAGE_TIMEOUT_S).until(lambda b: b.execute_script(typeset) > 0)
+    count = browser.execute_script(typeset)
+    raw = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.math')).filter("
+        "e => !e.querySelector('mjx-container') && /\\\\[a-zA-Z]/.test(e.textContent)).length")
+    assert count >= 5 and raw == 0, f"{count} typeset equations, {raw} left as raw TeX"

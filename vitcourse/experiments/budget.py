@@ -9,7 +9,9 @@ so we assume 60 TFLOP/s in bf16 on an H100 (about 6% of its dense peak). On top 
     the dataset decode are paid once per chunk, not per run;
   * per run with ``compile=True``, torch.compile's tracing and code generation: 30 s;
   * per epoch, writing the checkpoint and the log (tens of MB to local disk) and the
-    end-of-epoch synchronisation: 0.25 s.
+    end-of-epoch synchronisation: 0.25 s. (Measured on the 2-core development machine: a
+    checkpoint takes 0.06-0.2 s for the 3-5M-parameter ViTs and 0.2-0.6 s for ResNet-18 with its
+    11M; loading the cached dataset and building a model take under 0.2 s together.)
 All of these are assumptions to be replaced by the first measured GPU logs (each run log records
 its setup time, per-epoch times and wall time).
 """
