@@ -258,3 +258,25 @@ def test_a_run_of_an_older_spec_is_never_taken_for_the_current_one(sandbox):
     # JSON's lists for tuples are not a change
     from vitcourse.experiments.spec import spec_differences
     assert spec_differences({"a": [0.8, 1.0]}, {"a": (0.8, 1.0)}) == []
+
+
+def test_a_whole_job_run_waits_for_a_job_it_fits_in(sandbox, monkeypatch):
+    """The headline run is never started split across GPU jobs: with too little time left the
+    suite defers it and runs the others; given the time, it starts."""
+    import dataclasses
+
+    from vitcourse.experiments import budget
+
+    headline = dataclasses.replace(TINY, name="_test_headline", whole_job=True)
+    register(headline)
+    # pretend the headline needs 6 GPU-minutes per seed (it really trains in seconds here)
+    monkeypatch.setattr(budget, "experiment_gpu_minutes", lambda exp: 12.0 if exp.whole_job else 0.1)
+    try:
+        summary = run_suite("full", minutes=2, names=[headline.name, TINY.name], progress=False)
+        assert summary["deferred"] == [(headline.name, 0), (headline.name, 1)]
+        assert (TINY.name, 0) in summary["finished"]
+        summary = run_suite("full", minutes=7, names=[headline.name], progress=False)
+        assert summary["deferred"] == [] and (headline.name, 0) in summary["finished"]
+    finally:
+        EXPERIMENTS.pop(headline.name, None)
+    assert get_experiment("recipe_7_long").whole_job and not get_experiment("recipe_6_stochastic_depth").whole_job

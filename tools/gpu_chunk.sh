@@ -2,10 +2,19 @@
 # One chunk of the full-profile suite on a GPU machine without network access (see issue 9):
 #   bash tools/gpu_chunk.sh MINUTES [--bench]
 # Expects the offline CIFAR-10 archive at .data/cifar10-jpeg75.tar.gz (git-ignored, carried with
-# the working tree). Runs the preflight (stops if a GPU-only code path is broken), optionally the
-# benchmark, then pending experiments for MINUTES (finished runs are skipped, interrupted ones
-# resume from runs/checkpoints/). Whatever happens, data/results/ and the chunk's log are packed
-# into $OUT/results.tgz, to be unpacked in the repository and committed.
+# the working tree). Runs the preflight once per machine (stops if a GPU-only code path is broken;
+# a warm machine keeps runs/, where the pass is remembered), optionally the benchmark, then
+# pending experiments for MINUTES (finished runs are skipped, interrupted ones resume from
+# runs/checkpoints/; the recipe's headline run waits for a call with enough time left). Whatever
+# happens, data/results/ and the chunk's log are packed into $OUT/results.tgz, to be unpacked in
+# the repository and committed.
+#
+# A 30-minute device session (10 minutes a call):
+#   call 1: bash tools/gpu_chunk.sh 6 --bench   # preflight + bench + the short runs
+#   call 2: bash tools/gpu_chunk.sh 9.5         # the headline run (about 9 estimated minutes) first
+#   call 3: bash tools/gpu_chunk.sh 9.5
+# Fine-tunings need their pre-training's checkpoint in runs/checkpoints/: keep a session's calls on
+# one warm machine.
 set -euo pipefail
 minutes="${1:-8}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,7 +30,10 @@ pack() {
 trap pack EXIT  # a failed chunk still returns the results it finished and its log
 {
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-    python -m vitcourse preflight
+    if [[ ! -f runs/.preflight-passed ]]; then
+        python -m vitcourse preflight
+        mkdir -p runs && touch runs/.preflight-passed
+    fi
     if [[ "${2:-}" == "--bench" ]]; then
         python -m vitcourse bench
     fi

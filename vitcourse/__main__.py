@@ -70,6 +70,9 @@ def main(argv=None) -> int:
         summary = run_suite(args.profile, args.minutes, args.only, device=args.device)
         print(f"finished this call: {summary['finished']}")
         print(f"still pending: {summary['pending'] or 'none'}")
+        if summary["deferred"]:
+            print(f"deferred to a job of their own (need a whole GPU job; start the next call with "
+                  f"--minutes 9.5): {summary['deferred']}")
         if summary["stale"]:
             print(f"stale (trained with an older spec; move the run folders aside to rerun): {summary['stale']}")
         if summary["diverged"]:

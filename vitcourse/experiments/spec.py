@@ -51,6 +51,10 @@ class Experiment:
     smoke: dict[str, Any] = field(default_factory=dict)
     full: dict[str, Any] = field(default_factory=dict)
     seeds: dict[str, tuple[int, ...]] = field(default_factory=lambda: {"smoke": (0,), "full": (0,)})
+    # True for a run whose wall-clock time is itself a result (the recipe's headline run): the
+    # suite starts it only when the time left in its GPU job covers the run's estimate, so it is
+    # never split across jobs (each resumed segment would pay start-up and compilation again).
+    whole_job: bool = False
 
     def profile(self, name: str) -> dict[str, Any]:
         """The resolved {"model", "data", "train"} dicts of profile `name`."""

@@ -6,6 +6,8 @@ that is left, so the training loop stops between epochs and a later call continu
 diverges is itself a result (its log says "diverged" and keeps the last good epoch): the suite
 reports it and moves on instead of retrying it on every call. A finished run whose experiment's
 spec has changed since is reported as stale (never silently replaced: move it aside to rerun).
+An experiment marked `whole_job` is deferred, not started, when the time left is less than its
+estimate: it waits for the next call, where it comes first.
 """
 
 from __future__ import annotations
@@ -45,13 +47,21 @@ def stale(profile: str, names=None) -> list[tuple[str, int]]:
 
 
 def run_suite(profile: str = "full", minutes: float = 9.0, names=None, device=None, progress=True) -> dict:
+    from .budget import experiment_gpu_minutes
+
     deadline = time.monotonic() + 60 * minutes
-    done, stopped = [], []
+    done, stopped, deferred = [], [], []
     for name, seed in pending(profile, names):
         left = deadline - time.monotonic()
         if left < 10:
             stopped.append((name, seed))
             continue
+        exp = EXPERIMENTS[name]
+        if exp.whole_job and run_status(name, profile, seed) is None:
+            need_s = 60 * experiment_gpu_minutes(exp) / max(len(exp.seeds_for(profile)), 1)
+            if need_s > left:   # wait for a job of its own rather than start it split
+                deferred.append((name, seed))
+                continue
         try:
             log = run_experiment(name, profile, seed, device=device, time_limit_s=left, progress=progress)
         except TrainingDiverged as err:
@@ -59,4 +69,4 @@ def run_suite(profile: str = "full", minutes: float = 9.0, names=None, device=No
             continue
         (done if log.get("status") == "finished" else stopped).append((name, seed))
     return {"finished": done, "pending": pending(profile, names), "diverged": diverged(profile, names),
-            "stale": stale(profile, names)}
+            "stale": stale(profile, names), "deferred": deferred}

@@ -88,7 +88,7 @@ def _register_ladder() -> None:
             description=f"recipe ladder rung {name.split('_')[1]}: {ingredient} "
                         f"(ViT p4, D=256, depth 9, {spec['train']['epochs']} epochs)",
             base=spec, smoke=SMOKE_FINAL if final else SMOKE, full={},
-            seeds={"smoke": (0,), "full": (0,)}))
+            seeds={"smoke": (0,), "full": (0,)}, whole_job=final))
 
 
 _register_ladder()
