@@ -370,3 +370,26 @@ def test_custom_objectives_plug_into_the_loop(tmp_path):
     log = fit(make_model(), train, None, make_config(epochs=1), tmp_path / "ssl", progress=False,
               objective=label_free)
     assert log["status"] == "finished" and log["epochs"][0]["train_acc"] == 0.0
+
+
+def test_progress_modes(monkeypatch, capsys):
+    """A terminal gets a bar and summary lines; CI is silent; a GPU chunk's log gets the summary
+    line of every epoch (no bar) even under CI."""
+    from vitcourse.train.progress import Progress
+
+    def lines(env):
+        for key in ("CI", "VITCOURSE_EPOCH_LINES"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        bar = Progress(True)
+        bar.start_epoch(1, 2, 3)
+        bar.update(3, 0.5, 0.25, 100.0)
+        bar.end_epoch()
+        bar.note("epoch 1/2 summary")
+        return capsys.readouterr().out
+
+    assert lines({"CI": "1"}) == ""
+    assert lines({"CI": "1", "VITCOURSE_EPOCH_LINES": "1"}) == "epoch 1/2 summary\n"
+    assert "epoch 1/2 summary" in lines({})
+    assert Progress(False).enabled is False and Progress(False).lines_only is False

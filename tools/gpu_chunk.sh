@@ -19,7 +19,7 @@ set -euo pipefail
 minutes="${1:-8}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export VITCOURSE_CIFAR10="$PWD/.data/cifar10-jpeg75.tar.gz"
-export CI=true  # one line per epoch instead of a live bar in captured logs
+export VITCOURSE_EPOCH_LINES=1  # one line per epoch instead of a live bar in the captured log
 log="data/results/chunk-$(date -u +%Y%m%dT%H%M%SZ).log"
 mkdir -p data/results
 pack() {

@@ -3,7 +3,9 @@
 Plain ``tqdm`` with ``ascii=True`` (not ``tqdm.auto``, whose widgets do not survive in a built
 book or a log file), redrawn rarely, and not at all for epochs under 5 s, so it costs nothing and
 does not flood captured output; a one-line summary follows each epoch. Silent when the
-environment variable CI is set, when asked, and on every rank but 0.
+environment variable CI is set, when asked, and on every rank but 0. With VITCOURSE_EPOCH_LINES=1
+(the GPU chunk script) there is no bar but every summary line is printed, even under CI: a job's
+captured log then shows each epoch as it finished.
 """
 
 from __future__ import annotations
@@ -14,15 +16,23 @@ import sys
 from tqdm import tqdm
 
 
+EPOCH_LINES_ENV = "VITCOURSE_EPOCH_LINES"
+
+
 def quiet_environment() -> bool:
     return bool(os.environ.get("CI"))
+
+
+def epoch_lines_only() -> bool:
+    return os.environ.get(EPOCH_LINES_ENV) == "1"
 
 
 class Progress:
     """One bar per epoch; ``update`` shows loss, accuracy and images/s; ``note`` prints a line."""
 
     def __init__(self, enabled: bool):
-        self.enabled = enabled and not quiet_environment()
+        self.lines_only = enabled and epoch_lines_only()
+        self.enabled = enabled and not quiet_environment() and not self.lines_only
         self.bar: tqdm | None = None
 
     def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
@@ -45,3 +55,5 @@ class Progress:
     def note(self, line: str) -> None:
         if self.enabled:
             tqdm.write(line, file=sys.stdout)
+        elif self.lines_only:
+            print(line, flush=True)
