@@ -19,6 +19,12 @@ set -euo pipefail
 minutes="${1:-8}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export VITCOURSE_CIFAR10="$PWD/.data/cifar10-jpeg75.tar.gz"
+if [[ ! -f "$VITCOURSE_CIFAR10" || -L "$VITCOURSE_CIFAR10" ]]; then
+    # a symbolic link to ../shared would dangle on the GPU machine, which gets only the checkout
+    echo "no CIFAR-10 archive at $VITCOURSE_CIFAR10: copy (do not link) ../shared/data/cifar10-jpeg75.tar.gz" \
+         "into .data/ and name .data in the device call's carry list" >&2
+    exit 2
+fi
 export VITCOURSE_EPOCH_LINES=1  # one line per epoch instead of a live bar in the captured log
 log="data/results/chunk-$(date -u +%Y%m%dT%H%M%SZ).log"
 mkdir -p data/results
