@@ -45,4 +45,5 @@ trap pack EXIT  # a failed chunk still returns the results it finished and its l
     fi
     python -m vitcourse suite --profile full --minutes "$minutes"
     python -m vitcourse list
+    python -m vitcourse calibrate   # estimate vs measured minutes so far; fitted constants
 } 2>&1 | tee "$log"

@@ -1,4 +1,4 @@
-"""Command line: `python -m vitcourse list | run NAME | suite | bench | preflight`."""
+"""Command line: `python -m vitcourse list | run NAME | suite | bench | preflight | calibrate`."""
 
 from __future__ import annotations
 
@@ -30,7 +30,14 @@ def main(argv=None) -> int:
     preflight.add_argument("--device", default=None)
     preflight.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                            help="exercise torch.compile (default: on for CUDA, off for CPU)")
+    sub.add_parser("calibrate", help="GPU-time estimate vs the measured full runs; fitted constants")
     args = parser.parse_args(argv)
+
+    if args.cmd == "calibrate":
+        from vitcourse.experiments.calibrate import report
+
+        print(report())
+        return 0
 
     if args.cmd == "preflight":
         from vitcourse.preflight import format_checks, run_preflight

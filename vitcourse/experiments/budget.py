@@ -13,10 +13,13 @@ so we assume 60 TFLOP/s in bf16 on an H100 (about 6% of its dense peak). On top 
     checkpoint takes 0.06-0.2 s for the 3-5M-parameter ViTs and 0.2-0.6 s for ResNet-18 with its
     11M; loading the cached dataset and building a model take under 0.2 s together.)
 All of these are assumptions to be replaced by the first measured GPU logs (each run log records
-its setup time, per-epoch times and wall time).
+its setup time, per-epoch times and wall time): `python -m vitcourse calibrate` compares them and
+fits the four constants to the logs.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 ASSUMED_TFLOPS = 60.0
 STARTUP_MIN_PER_RUN = 0.1
@@ -61,14 +64,22 @@ def images_per_epoch(data: dict, train_size: int = CIFAR10_TRAIN) -> float:
     return per_epoch * data.get("fraction", 1.0)
 
 
-def overhead_minutes(train: dict) -> float:
-    """The per-run cost that does not scale with the training images: start-up and compilation."""
-    return STARTUP_MIN_PER_RUN + (COMPILE_MIN if train.get("compile") else 0.0)
+@dataclass(frozen=True)
+class CostTerms:
+    """What one run of a spec costs, before any assumed rate: the quantities the estimate (and
+    `calibrate`, fitting the rates to measured logs) multiplies by its constants."""
+    tflop: float        # training (3x forward) and test passes (1x), in 10^12 FLOPs
+    epochs: int
+    compile: bool
+
+    def minutes(self, tflops: float = ASSUMED_TFLOPS, startup_min: float = STARTUP_MIN_PER_RUN,
+                compile_min: float = COMPILE_MIN, epoch_s: float = EPOCH_OVERHEAD_S) -> float:
+        seconds = self.tflop / tflops + epoch_s * self.epochs
+        return seconds / 60 + startup_min + (compile_min if self.compile else 0.0)
 
 
-def estimate_gpu_minutes(spec: dict, seeds: int = 1, train_size: int = CIFAR10_TRAIN,
-                         image_size: int = 32) -> float:
-    """Minutes on one H100 for all seeds of a resolved full profile {"model", "data", "train"}."""
+def cost_terms(spec: dict, train_size: int = CIFAR10_TRAIN, image_size: int = 32) -> CostTerms:
+    """The cost terms of one run of a resolved full profile {"model", "data", "train"}."""
     from .runner import input_size
 
     data = spec["data"]
@@ -77,8 +88,13 @@ def estimate_gpu_minutes(spec: dict, seeds: int = 1, train_size: int = CIFAR10_T
     evaluate = (spec.get("task") or {}).get("name", "classify") not in NO_TEST_PASS
     images = images_per_epoch(data, train_size) * epochs
     flops = forward_flops(spec["model"], size) * (3 * images + (CIFAR10_TEST * epochs if evaluate else 0))
-    seconds = flops / (ASSUMED_TFLOPS * 1e12) + EPOCH_OVERHEAD_S * epochs
-    return seeds * (seconds / 60 + overhead_minutes(spec["train"]))
+    return CostTerms(flops / 1e12, epochs, bool(spec["train"].get("compile")))
+
+
+def estimate_gpu_minutes(spec: dict, seeds: int = 1, train_size: int = CIFAR10_TRAIN,
+                         image_size: int = 32) -> float:
+    """Minutes on one H100 for all seeds of a resolved full profile {"model", "data", "train"}."""
+    return seeds * cost_terms(spec, train_size, image_size).minutes()
 
 
 # Tasks whose runs train without a test pass (their TaskSetup has evaluate=False).
