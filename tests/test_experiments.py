@@ -243,13 +243,17 @@ def test_a_run_of_an_older_spec_is_never_taken_for_the_current_one(sandbox):
 
     first = run_experiment(TINY.name, "smoke", 0, progress=False)
     run_experiment(TINY.name, "full", 0, progress=False)
+    interrupted = run_experiment(TINY.name, "full", 1, progress=False, time_limit_s=1e-3)   # 1 of 2 epochs
+    assert interrupted["status"] != "finished"
     changed = Experiment(**{**TINY.__dict__, "base": dict(TINY.base, data=dict(TINY.base["data"], augment="none"))})
     EXPERIMENTS[TINY.name] = changed
     again = run_experiment(TINY.name, "smoke", 0, progress=False)        # redone, not reused
     assert again["spec"]["data"]["augment"] == "none" and first["spec"]["data"]["augment"] == "basic"
     with pytest.raises(StaleRunError, match="data.augment"):
         run_experiment(TINY.name, "full", 0, progress=False)
-    assert stale("full", [TINY.name]) == [(TINY.name, 0)]
+    assert stale("full", [TINY.name]) == [(TINY.name, 0), (TINY.name, 1)]
+    summary = run_suite("full", minutes=5, names=[TINY.name], progress=False)   # reports, does not crash
+    assert summary["finished"] == [] and summary["stale"] == [(TINY.name, 0), (TINY.name, 1)]
     problems = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -18,7 +18,7 @@ from .registry import EXPERIMENTS
 from vitcourse.train import TrainingDiverged
 
 from .results import run_status
-from .runner import run_experiment
+from .runner import StaleRunError, run_experiment
 
 
 def pending(profile: str, names=None) -> list[tuple[str, int]]:
@@ -35,7 +35,7 @@ def diverged(profile: str, names=None) -> list[tuple[str, int]]:
 
 
 def stale(profile: str, names=None) -> list[tuple[str, int]]:
-    """Finished runs trained with another spec than their experiment's current one."""
+    """Runs (finished or interrupted) trained with another spec than their experiment's current one."""
     from vitcourse.train import read_run_log
 
     from . import paths
@@ -66,6 +66,9 @@ def run_suite(profile: str = "full", minutes: float = 9.0, names=None, device=No
             log = run_experiment(name, profile, seed, device=device, time_limit_s=left, progress=progress)
         except TrainingDiverged as err:
             print(f"{name} seed {seed} diverged: {err}")
+            continue
+        except StaleRunError as err:   # an interrupted run of an older spec: reported, not resumed
+            print(err)
             continue
         (done if log.get("status") == "finished" else stopped).append((name, seed))
     return {"finished": done, "pending": pending(profile, names), "diverged": diverged(profile, names),
