@@ -337,3 +337,18 @@ def test_full_finetune_without_its_pretraining_names_the_command(sandbox):
 
     with pytest.raises(RuntimeError, match="python -m vitcourse run _t_pre --profile full --seed 0"):
         run_experiment("_t_ft", "full", progress=False)
+
+
+def test_a_finetuning_refuses_a_pretraining_of_an_older_spec(sandbox):
+    """Full profile: the pre-training's spec changed after it ran, so its weights are not the
+    current experiment's: the fine-tuning stops and names the key (no silent transfer)."""
+    import dataclasses
+
+    from vitcourse.experiments import run_experiment
+    from vitcourse.experiments.runner import StaleRunError
+
+    assert run_experiment("_t_pre", "full", progress=False)["status"] == "finished"
+    pre = EXPERIMENTS["_t_pre"]
+    EXPERIMENTS["_t_pre"] = dataclasses.replace(pre, base={**pre.base, "task": {**pre.base["task"], "mask_ratio": 0.5}})
+    with pytest.raises(StaleRunError, match="task.mask_ratio"):
+        run_experiment("_t_ft", "full", progress=False)

@@ -30,12 +30,13 @@ def stale_keys(log: dict | None, spec: dict) -> list[str]:
     return spec_differences(log["spec"], spec)
 
 
-def _discard_stale(name: str, profile: str, seed: int, spec: dict) -> None:
-    """A smoke run of an older spec is redone (seconds); a full one is never silently replaced."""
+def refuse_stale(name: str, profile: str, seed: int) -> None:
+    """A smoke run of an older spec is deleted, to be redone (seconds); a full one is never
+    silently replaced or used: StaleRunError names the keys that differ and the fix."""
     import shutil
 
     run_dir = paths.run_dir(name, profile, seed)
-    keys = stale_keys(read_run_log(run_dir), spec)
+    keys = stale_keys(read_run_log(run_dir), get_experiment(name).profile(profile))
     if not keys:
         return
     if profile != "smoke":
@@ -103,7 +104,7 @@ def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *
     spec = exp.profile(profile)
     seed = default_seed(exp, profile) if seed is None else seed
     run_dir = paths.run_dir(name, profile, seed)
-    _discard_stale(name, profile, seed, spec)
+    refuse_stale(name, profile, seed)
     done = read_run_log(run_dir)
     if done and done.get("status") == "finished":
         return done

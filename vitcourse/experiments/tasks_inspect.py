@@ -58,10 +58,11 @@ def ensure_teacher(name: str, profile: str, seed: int, device="cpu"):
     scratch results folder, which puts its checkpoint where load_trained_model looks.
     """
     from .results import is_finished
-    from .runner import load_trained_model, run_experiment
+    from .runner import load_trained_model, refuse_stale, run_experiment
 
     seeds = get_experiment(name).seeds_for(profile)
     seed = seed if seed in seeds else seeds[0]
+    refuse_stale(name, profile, seed)   # never distil from an older spec's teacher
     if not is_finished(name, profile, seed):
         run_experiment(name, profile, seed, device=device, progress=False)
     try:

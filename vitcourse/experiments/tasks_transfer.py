@@ -139,10 +139,11 @@ def pretrained_source(experiment: str, profile: str, seed: int) -> nn.Module:
     """The finished run `experiment` (same profile) as a module with its trained weights."""
     from .registry import get_experiment
     from .results import is_finished
-    from .runner import command_for, load_trained_model, run_experiment
+    from .runner import command_for, load_trained_model, refuse_stale, run_experiment
 
     seeds = get_experiment(experiment).seeds_for(profile)
     source_seed = seed if seed in seeds or not seeds else seeds[0]
+    refuse_stale(experiment, profile, source_seed)   # never fine-tune from an older spec's weights
     if not is_finished(experiment, profile, source_seed):
         if profile != "smoke":
             raise RuntimeError(
