@@ -124,6 +124,15 @@ def test_source_rows_use_the_source_setting():
         assert key in analysis.SOURCE_3A or key in analysis.SOURCE_3A_SMALL
 
 
+def test_their_vit4_with_our_recipe_changes_only_the_recipe():
+    theirs = get_experiment("compare_src_vit4").profile("full")
+    ours = get_experiment(compare.RECIPE_VIT4).profile("full")
+    rung6 = get_experiment(compare.SAME_TIME_AS).profile("full")
+    assert ours["model"] == dict(theirs["model"], drop_path=rung6["model"]["drop_path"])   # their model
+    assert ours["data"] == rung6["data"] and ours["train"] == rung6["train"]                 # our recipe
+    assert ours["train"]["epochs"] == theirs["train"]["epochs"] == 10                          # their length
+
+
 def test_equal_time_resnet_matches_rung6_estimate():
     vit = experiment_gpu_minutes(get_experiment(compare.SAME_TIME_AS))
     cnn = experiment_gpu_minutes(get_experiment("compare_same_time_resnet18"))

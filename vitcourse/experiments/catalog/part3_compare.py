@@ -7,7 +7,9 @@ With a constant learning rate, the accuracy after k epochs does not depend on ho
 goes on, so one run fills every column of their table up to its length. Their 20- and 50-epoch
 columns would cost more than the Part III budget allows, so every row runs 10 epochs.
 
-Then our recipe: the recipe ladder's runs (chapter 1) are the ViT rows, and one ResNet-18 run
+Then our recipe: their own vit4 model (p4, D=192, 12 layers) trained with the ladder's rung-6
+recipe for the same 10 epochs ("compare_recipe_vit4": same model, only the recipe changes), the
+recipe ladder's runs (chapter 1) as further ViT rows, and one ResNet-18 run
 with the recipe that suits a CNN (SGD with Nesterov momentum, crop and flip, label smoothing) is
 sized by the FLOP estimate to the same GPU time as the ladder's rung 6 — the equal-wall-clock
 comparison, checked against the measured times when the results exist. The same run is the
@@ -18,11 +20,12 @@ from __future__ import annotations
 
 from ..registry import register
 from ..spec import Experiment
-from .part3_recipe import BATCH, SMOKE_DATA, SMOKE_RESNET, SMOKE_TRAIN
+from .part3_recipe import BATCH, SMOKE_DATA, SMOKE_RESNET, SMOKE_TRAIN, rung_specs
 
 CHAPTER = "Part III: ViT vs ResNet-18"
 SOURCE_EPOCHS = 10
 SAME_TIME_AS = "recipe_6_stochastic_depth"   # the ViT side of the equal-time comparison
+RECIPE_VIT4 = "compare_recipe_vit4"    # their vit4 model, our recipe
 SAME_TIME_EPOCHS = 6       # round(rung 6's estimated compute / ResNet-18's per epoch); tested
 
 # The source's training setting: Adam (AdamW with no decay), constant lr (min_lr = lr), no
@@ -77,6 +80,17 @@ def _register() -> None:
                         f"no augmentation, {SOURCE_EPOCHS} epochs)",
             base=dict(model=model, data=dict(dataset="cifar10", fraction=1.0, augment=augment), train=train),
             smoke=smoke, full={}))
+    # Their vit4 with our recipe: rung 6's data and training settings (and its stochastic depth).
+    rung6 = next(spec for name, _, _, spec in rung_specs() if name == SAME_TIME_AS)
+    vit4 = next(model for name, *_, model, _, _ in SOURCE_ROWS if name == "compare_src_vit4")
+    register(Experiment(
+        name=RECIPE_VIT4, chapter=CHAPTER,
+        description=f"vit4 (the source's p4, D=192, 12-layer model) with our recipe (rung 6: AdamW, "
+                    f"warm-up + cosine, RandAugment, Mixup/CutMix, smoothing, stochastic depth), "
+                    f"{rung6['train']['epochs']} epochs",
+        base=dict(model=dict(vit4, drop_path=rung6["model"]["drop_path"]), data=rung6["data"],
+                  train=rung6["train"]),
+        smoke=SMOKE_VIT, full={}))
     register(Experiment(
         name="compare_same_time_resnet18", chapter=CHAPTER,
         description=f"ResNet-18 with a CNN recipe (SGD, crop+flip, smoothing), {SAME_TIME_EPOCHS} epochs: "
