@@ -15,7 +15,7 @@ from vitcourse.experiments.budget import estimate_gpu_minutes, experiment_gpu_mi
 from vitcourse.experiments.catalog import part3_compare as compare
 from vitcourse.experiments.catalog import part3_data_ablations as ablations
 from vitcourse.experiments.catalog import part3_recipe as recipe
-from vitcourse.experiments.chapter import ChapterResults
+from vitcourse.experiments.chapter import ChapterResults, chapter_results
 from vitcourse.experiments.results import Run, validate_run_log
 from vitcourse.experiments.spec import deep_merge, spec_differences
 from vitcourse.models import resnet18, vit_param_count
@@ -276,7 +276,7 @@ def test_gather_loads_committed_full_results_without_training(tmp_path, monkeypa
     path.write_text(json.dumps(fake_log([0.6, 0.7], name="abl_base")))
     from vitcourse.experiments import chapter
     monkeypatch.setattr(chapter, "run_experiment", lambda *a, **k: pytest.fail("must not train"))
-    results = analysis.gather(["abl_base", "abl_patch16"], smoke_names=[], profile="smoke")
+    results = chapter_results(["abl_base", "abl_patch16"], profile="smoke", smoke_names=[])
     assert [r.final_test_acc for r in results.full["abl_base"]] == [0.7]
     assert results.full["abl_patch16"] == [] and results.smoke == {}
 

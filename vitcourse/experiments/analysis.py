@@ -3,8 +3,8 @@
 Three jobs, kept apart from the plotting code so that tests can check them on fabricated logs:
 
 * planning: how many epochs fit a GPU-minute budget (from the FLOP estimate in `budget`);
-* gathering: run a chapter's chosen smoke experiments live, load every committed full result,
-  and decide honestly what a figure shows (full results, or smoke runs labelled as such);
+* choosing: decide honestly what a figure shows of a chapter's results (`chapter.chapter_results`):
+  full results, or smoke runs labelled as such;
 * summarising: final / per-epoch accuracy with the spread over seeds, steady-state epoch time,
   and tables that put the source write-up's numbers (labelled as theirs) beside ours.
 
@@ -18,7 +18,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from .budget import estimate_gpu_minutes
-from .chapter import ChapterResults, chapter_results
+from .chapter import ChapterResults
 from .results import Run
 
 # ---------------------------------------------------------------------------------------------
@@ -68,12 +68,7 @@ def plan_epochs(spec: dict, minutes: float, seeds: int = 1, multiple: int = 1) -
 
 
 # ---------------------------------------------------------------------------------------------
-# Gathering
-def gather(names, smoke_names=None, profile: str | None = None, progress: bool = False) -> ChapterResults:
-    """`chapter_results` with a smoke subset (kept as the chapters' name for it)."""
-    return chapter_results(names, profile, progress, smoke_names)
-
-
+# Choosing what a figure shows
 @dataclass
 class FigureData:
     """What one figure shows: label -> runs, whether they are smoke runs, and what is missing."""
@@ -141,15 +136,19 @@ def accuracy_at(runs: list[Run], epoch: int | None = None) -> Summary | None:
     return summarize(values)
 
 
+def _steady(run: Run, key: str) -> float:
+    """Median of a per-epoch value, leaving out the first epoch (it pays for compilation/warm-up)."""
+    values = [e[key] for e in run.log["epochs"]]
+    return statistics.median(values[1:] if len(values) > 1 else values)
+
+
 def steady_epoch_time(run: Run) -> float:
-    """Median seconds per epoch, leaving out the first epoch (it pays for compilation/warm-up)."""
-    times = [e["epoch_time_s"] for e in run.log["epochs"]]
-    return statistics.median(times[1:] if len(times) > 1 else times)
+    """Median seconds per epoch after the first."""
+    return _steady(run, "epoch_time_s")
 
 
 def steady_images_per_s(run: Run) -> float:
-    rates = [e["images_per_s"] for e in run.log["epochs"]]
-    return statistics.median(rates[1:] if len(rates) > 1 else rates)
+    return _steady(run, "images_per_s")
 
 
 def total_minutes(run: Run) -> float:

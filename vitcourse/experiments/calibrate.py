@@ -12,7 +12,7 @@ so the next chapter budgets rest on this GPU's numbers instead of assumptions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -73,7 +73,7 @@ def fit_constants(rows: list[Measured]) -> Fit | None:
               compile_min=coef[3] / 60 if compiled else None, epoch_s=float(epoch_s), runs=len(rows),
               rms_error_min=0.0)
     error = np.sqrt(np.mean([(fit.minutes(r.terms) - r.minutes) ** 2 for r in rows]))
-    return Fit(**{**fit.__dict__, "rms_error_min": float(error)})
+    return replace(fit, rms_error_min=float(error))
 
 
 def report(names=None) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 from vitcourse.reporting import report_skipped
 
 from . import paths
+from .registry import EXPERIMENTS
+from .spec import stale_keys
 
 REQUIRED = ("config", "command", "dataset", "device", "versions", "git", "wall_time_s", "epochs", "status")
 EPOCH_KEYS = ("train_loss", "train_acc", "test_acc", "epoch_time_s", "images_per_s")
@@ -89,9 +91,6 @@ def load_runs(experiment: str, profile: str = "full", root: Path | None = None,
 
 def _stale(experiment: str, profile: str, log: dict) -> list[str]:
     """A run of a registered experiment whose spec has changed since is not a result of it."""
-    from .registry import EXPERIMENTS
-    from .runner import stale_keys
-
     if experiment not in EXPERIMENTS:
         return []
     keys = stale_keys(log, EXPERIMENTS[experiment].profile(profile))
@@ -99,13 +98,18 @@ def _stale(experiment: str, profile: str, log: dict) -> list[str]:
             f"run the experiment again"] if keys else []
 
 
-def run_status(experiment: str, profile: str, seed: int) -> str | None:
-    """"finished", "running" (resumable), "diverged", or None when there is no readable log."""
+def saved_log(experiment: str, profile: str, seed: int) -> dict | None:
+    """The run's log as saved, or None when there is no readable one."""
     path = paths.run_dir(experiment, profile, seed) / "run.json"
     try:
-        return json.loads(path.read_text()).get("status")
+        return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
+
+
+def run_status(experiment: str, profile: str, seed: int) -> str | None:
+    """"finished", "running" (resumable), "diverged", or None when there is no readable log."""
+    return (saved_log(experiment, profile, seed) or {}).get("status")
 
 
 def is_finished(experiment: str, profile: str, seed: int) -> bool:

@@ -15,7 +15,7 @@ from vitcourse.train import TrainConfig, fit, init_distributed, read_run_log, se
 from . import paths
 from .models import build_model
 from .registry import get_experiment
-from .spec import spec_differences
+from .spec import stale_keys
 from .tasks import get_task
 
 
@@ -23,22 +23,17 @@ class StaleRunError(RuntimeError):
     """A saved run was trained with another spec than the experiment's current one."""
 
 
-def stale_keys(log: dict | None, spec: dict) -> list[str]:
-    """Where a saved run's spec differs from `spec` (empty: it is a run of this spec)."""
-    if not log or "spec" not in log:
-        return []
-    return spec_differences(log["spec"], spec)
-
-
-def refuse_stale(name: str, profile: str, seed: int) -> None:
-    """A smoke run of an older spec is deleted, to be redone (seconds); a full one is never
-    silently replaced or used: StaleRunError names the keys that differ and the fix."""
+def refuse_stale(name: str, profile: str, seed: int) -> dict | None:
+    """The run's log, checked against the experiment's current spec. A smoke run of an older
+    spec is deleted, to be redone (seconds; returns None); a full one is never silently replaced
+    or used: StaleRunError names the keys that differ and the fix."""
     import shutil
 
     run_dir = paths.run_dir(name, profile, seed)
-    keys = stale_keys(read_run_log(run_dir), get_experiment(name).profile(profile))
+    log = read_run_log(run_dir)
+    keys = stale_keys(log, get_experiment(name).profile(profile))
     if not keys:
-        return
+        return log
     if profile != "smoke":
         raise StaleRunError(
             f"{run_dir} was trained with another spec than {name!r} has now (differs in "
@@ -47,6 +42,7 @@ def refuse_stale(name: str, profile: str, seed: int) -> None:
     print(f"{name} ({profile}, seed {seed}): the spec changed ({', '.join(keys[:4])}); running it again")
     shutil.rmtree(run_dir, ignore_errors=True)
     shutil.rmtree(paths.checkpoint_dir(name, profile, seed), ignore_errors=True)
+    return None
 
 
 def command_for(name: str, profile: str, seed: int) -> str:
@@ -104,8 +100,7 @@ def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *
     spec = exp.profile(profile)
     seed = default_seed(exp, profile) if seed is None else seed
     run_dir = paths.run_dir(name, profile, seed)
-    refuse_stale(name, profile, seed)
-    done = read_run_log(run_dir)
+    done = refuse_stale(name, profile, seed)
     if done and done.get("status") == "finished":
         return done
 

@@ -42,6 +42,14 @@ def spec_differences(logged: dict, current: dict) -> list[str]:
     return sorted(k for k in set(a) | set(b) if a.get(k, "<absent>") != b.get(k, "<absent>"))
 
 
+def stale_keys(log: dict | None, spec: dict) -> list[str]:
+    """Where a saved run log's spec differs from `spec` (empty: it is a run of this spec, or the
+    log predates recording specs)."""
+    if not log or "spec" not in log:
+        return []
+    return spec_differences(log["spec"], spec)
+
+
 @dataclass(frozen=True)
 class Experiment:
     name: str

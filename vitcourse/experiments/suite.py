@@ -17,33 +17,33 @@ import time
 from .registry import EXPERIMENTS
 from vitcourse.train import TrainingDiverged
 
-from .results import run_status
+from .results import run_status, saved_log
 from .runner import StaleRunError, run_experiment
+from .spec import stale_keys
+
+
+def _select(profile: str, names, keep) -> list[tuple[str, int]]:
+    """(experiment, seed) of every run of `names` (default: all) whose log satisfies keep(exp, log)."""
+    return [(n, s) for n in names or list(EXPERIMENTS) for s in EXPERIMENTS[n].seeds_for(profile)
+            if keep(EXPERIMENTS[n], saved_log(n, profile, s))]
+
+
+def _status(log) -> str | None:
+    return (log or {}).get("status")
 
 
 def pending(profile: str, names=None) -> list[tuple[str, int]]:
     """Runs without a final status yet (never started, or interrupted and resumable)."""
-    chosen = names or list(EXPERIMENTS)
-    return [(n, s) for n in chosen for s in EXPERIMENTS[n].seeds_for(profile)
-            if run_status(n, profile, s) not in ("finished", "diverged")]
+    return _select(profile, names, lambda exp, log: _status(log) not in ("finished", "diverged"))
 
 
 def diverged(profile: str, names=None) -> list[tuple[str, int]]:
-    chosen = names or list(EXPERIMENTS)
-    return [(n, s) for n in chosen for s in EXPERIMENTS[n].seeds_for(profile)
-            if run_status(n, profile, s) == "diverged"]
+    return _select(profile, names, lambda exp, log: _status(log) == "diverged")
 
 
 def stale(profile: str, names=None) -> list[tuple[str, int]]:
     """Runs (finished or interrupted) trained with another spec than their experiment's current one."""
-    from vitcourse.train import read_run_log
-
-    from . import paths
-    from .runner import stale_keys
-
-    chosen = names or list(EXPERIMENTS)
-    return [(n, s) for n in chosen for s in EXPERIMENTS[n].seeds_for(profile)
-            if stale_keys(read_run_log(paths.run_dir(n, profile, s)), EXPERIMENTS[n].profile(profile))]
+    return _select(profile, names, lambda exp, log: bool(stale_keys(log, exp.profile(profile))))
 
 
 def run_suite(profile: str = "full", minutes: float = 9.0, names=None, device=None, progress=True) -> dict:
