@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+
+from vitcourse.atomic import write_json_atomic, write_safetensors_atomic
 
 from .dataset import ImageDataset
 
@@ -80,6 +81,17 @@ def _check(meta: dict[str, Any], tensors: dict[str, torch.Tensor], key: str) -> 
             raise ValueError(f"{split} tensors have the wrong shape")
 
 
+def cached(root: str | Path, name: str, key: str, build: Callable[[], ImageDataset]) -> ImageDataset:
+    """The cached dataset for ``key``; without one, ``build()`` decodes it (timed) and the result
+    is saved as the cache for ``key``. Every loader, online or offline, goes through here."""
+    if (ds := load_cached(root, name, key)) is not None:
+        return ds
+    start = time.perf_counter()
+    ds = build()
+    save_cache(root, ds, key, time.perf_counter() - start)
+    return ds
+
+
 def save_cache(root: str | Path, ds: ImageDataset, key: str, decode_seconds: float) -> Path:
     """Write ``ds`` as the cache for ``key`` (atomically: a killed write leaves no half file)."""
     tensor_path, meta_path = cache_paths(root, ds.name, key)
@@ -89,14 +101,9 @@ def save_cache(root: str | Path, ds: ImageDataset, key: str, decode_seconds: flo
             "train_size": len(ds.train_labels), "test_size": len(ds.test_labels),
             "decode_seconds": round(decode_seconds, 3),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    tensors = {k: getattr(ds, k).contiguous() for k in TENSOR_KEYS}
-    tmp_tensors = tensor_path.with_name(tensor_path.name + f".tmp{os.getpid()}")
-    tmp_meta = meta_path.with_name(meta_path.name + f".tmp{os.getpid()}")
-    save_file(tensors, str(tmp_tensors))
-    tmp_meta.write_text(json.dumps(meta, indent=1) + "\n")
     # Tensors first, metadata last: a reader that sees the metadata also sees complete tensors.
-    os.replace(tmp_tensors, tensor_path)
-    os.replace(tmp_meta, meta_path)
+    write_safetensors_atomic(tensor_path, {k: getattr(ds, k) for k in TENSOR_KEYS})
+    write_json_atomic(meta_path, meta)
     ds.load_info = {"cache_file": str(tensor_path), "from_cache": False,
                     "seconds": round(decode_seconds, 3), "decode_seconds": round(decode_seconds, 3)}
     return tensor_path

@@ -7,12 +7,11 @@ original comes through torchvision (``download=None`` downloads only if ``root``
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
 
-from .cache import file_sha256, fingerprint, load_cached, save_cache
+from .cache import cached, file_sha256, fingerprint
 from .cifar_formats import (BATCH_FILES, SPLITS, is_batch_file, is_imagefolder_file,
                             read_batches, read_imagefolder)
 from .dataset import ImageDataset
@@ -62,26 +61,24 @@ def load_local_copy(path: Path, root: str | Path, spec: DatasetSpec, how: str = 
                 raise CopyUnreadable("it is a file but not a tar archive (.tar.gz, .tgz, .tar)")
             sha = file_sha256(path)
             key = fingerprint([spec.name, "archive", sha])
-            if (cached := load_cached(root, spec.name, key)) is not None:
-                return cached
-            start = time.perf_counter()
-            files = read_archive(path, lambda p: is_batch_file(p) or is_imagefolder_file(p))
+            read = lambda: read_archive(path, lambda p: is_batch_file(p) or is_imagefolder_file(p))  # noqa: E731
         else:
             sha = None
             base, names = _folder_files(path)
             key = fingerprint([spec.name, "folder", str(base.resolve()),
                                *stat_fingerprint_parts(base, names)])
-            if (cached := load_cached(root, spec.name, key)) is not None:
-                return cached
-            start = time.perf_counter()
-            files = read_tree(base, names)
-        splits, provenance = _decode(files, spec)
-        provenance = KNOWN_ARCHIVES.get(sha, provenance)
+            read = lambda: read_tree(base, names)  # noqa: E731
     except CopyUnreadable as err:
         raise dataset_error(spec, str(err), looked_for, path, root) from err
-    ds = build_dataset(spec, splits, provenance, str(path.resolve()), sha, looked_for, path, root)
-    save_cache(root, ds, key, time.perf_counter() - start)
-    return ds
+
+    def decode() -> ImageDataset:
+        try:
+            splits, provenance = _decode(read(), spec)
+        except CopyUnreadable as err:
+            raise dataset_error(spec, str(err), looked_for, path, root) from err
+        return build_dataset(spec, splits, KNOWN_ARCHIVES.get(sha, provenance), str(path.resolve()), sha,
+                             looked_for, path, root)
+    return cached(root, spec.name, key, decode)
 
 
 def _folder_files(folder: Path) -> tuple[Path, list[str]]:

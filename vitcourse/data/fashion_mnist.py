@@ -7,12 +7,11 @@ at a torchvision root (``FashionMNIST/raw/`` inside). That folder is never used 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
 
-from .cache import fingerprint, load_cached, save_cache
+from .cache import cached, fingerprint
 from .dataset import ImageDataset
 from .files import stat_fingerprint_parts
 from .fixes import dataset_error
@@ -65,9 +64,10 @@ def _load_local(folder: Path, root: Path, spec: DatasetSpec, how: str) -> ImageD
         raise dataset_error(spec, f"files missing: {', '.join(m + '[.gz]' for m in missing)}",
                             looked_for, base, root)
     key = fingerprint([spec.name, "idx", str(base.resolve()), *stat_fingerprint_parts(base, found)])
-    if (cached := load_cached(root, spec.name, key)) is not None:
-        return cached
-    start = time.perf_counter()
+    return cached(root, spec.name, key, lambda: _decode_idx(spec, base, found, looked_for, root))
+
+
+def _decode_idx(spec: DatasetSpec, base: Path, found: list[str], looked_for: str, root: Path) -> ImageDataset:
     arrays = {}
     for name in found:
         try:
@@ -81,10 +81,8 @@ def _load_local(folder: Path, root: Path, spec: DatasetSpec, how: str) -> ImageD
             raise dataset_error(spec, f"{images} {x.shape} does not match {labels} {y.shape}",
                                 looked_for, base, root)
         splits[split] = (torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype("int64")))
-    ds = build_dataset(spec, splits, f"{spec.title} (local IDX files, original)",
-                       str(base.resolve()), None, looked_for, base, root)
-    save_cache(root, ds, key, time.perf_counter() - start)
-    return ds
+    return build_dataset(spec, splits, f"{spec.title} (local IDX files, original)",
+                         str(base.resolve()), None, looked_for, base, root)
 
 
 def _load_torchvision(root: Path, download: bool | None, spec: DatasetSpec) -> ImageDataset:

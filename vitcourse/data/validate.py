@@ -16,7 +16,7 @@ Splits = dict[str, tuple[torch.Tensor, torch.Tensor]]
 def split_problems(labels: torch.Tensor, spec: DatasetSpec, split: str) -> list[str]:
     """Empty when ``labels`` has exactly the spec's count per class; else one line per issue."""
     per_class = spec.train_per_class if split == "train" else spec.test_per_class
-    total = per_class * len(spec.classes)
+    total = spec.train_count if split == "train" else spec.test_count
     if labels.numel() == 0:
         return [f"{split} has no images (expected {total:,})"]
     if labels.min() < 0 or labels.max() >= len(spec.classes):

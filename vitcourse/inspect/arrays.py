@@ -11,7 +11,6 @@ Reading uses numpy.load(allow_pickle=False): no object arrays, so no code can ru
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from vitcourse.atomic import write_atomic
 from vitcourse.reporting import report_skipped
 
 # schema: {key: (kind, shape)}: kind is a numpy dtype kind ("f" float, "i" int, "u" unsigned,
@@ -40,15 +40,10 @@ def save_arrays(path: str | os.PathLike, **arrays: Any) -> Path:
         if a.dtype == object:
             raise TypeError(f"array {key!r} has dtype object, which cannot be read back without pickle")
         clean[key] = a
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
             np.savez_compressed(f, **clean)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, write)
 
 
 def check_arrays(arrays: dict[str, np.ndarray], schema: Schema) -> list[str]:

@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from .errors import ResumeMismatch
-from .files import read_json, write_json_atomic, write_safetensors_atomic
+from vitcourse.atomic import read_json, write_json_atomic, write_safetensors_atomic
 
 FORMAT = 1
 _NAME = re.compile(r"^epoch_(\d+)\.json$")

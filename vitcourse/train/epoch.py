@@ -59,7 +59,6 @@ class Engine:
     amp: bool  # bf16 autocast (CUDA only)
     channels_last: bool
     grad_clip: float | None
-    label_smoothing: float
     log_every: int
     objective: Objective
 

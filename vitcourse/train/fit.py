@@ -25,6 +25,7 @@ from .epoch import Engine, NonFiniteLoss, Objective, classification_objective, e
 from .errors import ConfigMismatch, ResumeMismatch, TrainingDiverged
 from .optim import Schedule, build_optimizer
 from .progress import Progress
+from .protocol import TrainLoader
 from .rng import seed_epoch
 from .runlog import RunLog, check_extra, read_run_log
 
@@ -77,10 +78,11 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
             load_checkpoint(latest, model)
         return previous
 
-    for method in ("set_epoch", "__len__", "__iter__"):
-        if not hasattr(train_loader, method):
-            raise TypeError(f"train_loader lacks {method}(): see vitcourse.train.protocol for what "
-                            "fit needs (vitcourse.train.InMemoryLoader is a minimal example)")
+    if not isinstance(train_loader, TrainLoader):
+        missing = [m for m in ("set_epoch", "__len__", "__iter__") if not hasattr(train_loader, m)]
+        raise TypeError(f"train_loader lacks {', '.join(f'{m}()' for m in missing)}: see "
+                        "vitcourse.train.protocol for what fit needs (vitcourse.train.InMemoryLoader is "
+                        "a minimal example)")
     steps_per_epoch = len(train_loader)
     if steps_per_epoch < 1:
         raise ValueError("the training loader yields no batches")
@@ -188,8 +190,7 @@ def _engine(model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainCon
     return Engine(train_net=train_net, eval_net=eval_net, optimizer=optimizer,
                   schedule=Schedule(config, steps_per_epoch), ctx=ctx,
                   amp=config.amp == "bf16" and use_cuda, channels_last=channels_last,
-                  grad_clip=config.grad_clip, label_smoothing=config.label_smoothing,
-                  log_every=config.log_every,
+                  grad_clip=config.grad_clip, log_every=config.log_every,
                   objective=objective or classification_objective(config.label_smoothing))
 
 

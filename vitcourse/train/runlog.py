@@ -14,7 +14,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from .files import read_json, write_json_atomic
+from vitcourse.atomic import read_json, write_json_atomic
 
 FORMAT = 1
 RUN_LOG = "run.json"

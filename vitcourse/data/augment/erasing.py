@@ -12,6 +12,8 @@ import math
 
 import torch
 
+from .geometry import box_mask
+
 
 def sample_erasing(n: int, shape: tuple[int, int, int], probability: float, pixel_noise: bool,
                    generator: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
@@ -34,10 +36,7 @@ def sample_erasing(n: int, shape: tuple[int, int, int], probability: float, pixe
 
 def erase(x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
     n, _, h, w = x.shape
-    rows = torch.arange(h, device=x.device).view(1, h, 1)
-    cols = torch.arange(w, device=x.device).view(1, 1, w)
-    y0, x0 = params["y0"].view(n, 1, 1), params["x0"].view(n, 1, 1)
-    box = ((rows >= y0) & (rows < y0 + params["h"].view(n, 1, 1))
-           & (cols >= x0) & (cols < x0 + params["w"].view(n, 1, 1)) & params["apply"].view(n, 1, 1))
+    y0, x0 = params["y0"], params["x0"]
+    box = box_mask(h, w, y0, y0 + params["h"], x0, x0 + params["w"]) & params["apply"].view(n, 1, 1)
     fill = params["noise"].to(x.dtype) if "noise" in params else torch.zeros_like(x)
     return torch.where(box.unsqueeze(1), fill, x)

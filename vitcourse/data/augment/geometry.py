@@ -39,6 +39,16 @@ def crop_flip(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: to
     return out if inside is None else out * inside.to(out.dtype)
 
 
+def box_mask(height: int, width: int, y0: torch.Tensor, y1: torch.Tensor, x0: torch.Tensor,
+             x1: torch.Tensor) -> torch.Tensor:
+    """``N x H x W`` booleans: True inside each image's box [y0, y1) x [x0, x1) (per-sample N-vectors)."""
+    n = len(y0)
+    rows = torch.arange(height, device=y0.device).view(1, height, 1)
+    cols = torch.arange(width, device=y0.device).view(1, 1, width)
+    return ((rows >= y0.view(n, 1, 1)) & (rows < y1.view(n, 1, 1))
+            & (cols >= x0.view(n, 1, 1)) & (cols < x1.view(n, 1, 1)))
+
+
 def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:
     # Mirror about the edge pixels (..., 2, 1 | 0, 1, 2, ...), valid for |overshoot| < size.
     index = index.abs()

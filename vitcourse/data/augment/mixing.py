@@ -16,6 +16,8 @@ import math
 
 import torch
 
+from .geometry import box_mask
+
 
 def sample_gamma(alpha: float, n: int, generator: torch.Generator, device: torch.device,
                  tries: int = 8) -> torch.Tensor:
@@ -71,10 +73,7 @@ def mix(x: torch.Tensor, partner: torch.Tensor, y: torch.Tensor, y_partner: torc
     half_h, half_w = torch.floor(side * h) / 2, torch.floor(side * w) / 2
     y0, y1 = (cy - half_h).round().clamp(0, h), (cy + half_h).round().clamp(0, h)
     x0, x1 = (cx - half_w).round().clamp(0, w), (cx + half_w).round().clamp(0, w)
-    rows = torch.arange(h, device=x.device).view(1, h, 1)
-    cols = torch.arange(w, device=x.device).view(1, 1, w)
-    box = ((rows >= y0.view(n, 1, 1)) & (rows < y1.view(n, 1, 1))
-           & (cols >= x0.view(n, 1, 1)) & (cols < x1.view(n, 1, 1)))
+    box = box_mask(h, w, y0, y1, x0, x1)
     lam_box = 1 - (y1 - y0) * (x1 - x0) / (h * w)
     cut = active & use_cutmix
     paste = box & cut.view(n, 1, 1)

@@ -198,9 +198,6 @@ class GpuAugment:
         y = torch.empty(0, self.num_classes, device=images.device) if self.soft_targets else labels
         return x, y
 
-    def describe(self) -> dict[str, Any]:
-        return {"train": self.train, **self.config.to_dict()}
-
 
 def _take(params: Any, index: torch.Tensor) -> Any:
     """Select rows ``index`` of every tensor in a (nested) parameter structure."""
