@@ -41,6 +41,7 @@ def _versions(device: torch.device) -> str:
 def _augmentation(device: torch.device) -> str:
     """The same random parameters give the same batch on the CPU and on the device."""
     from vitcourse.data import GpuAugment
+    from vitcourse.data.augment.pipeline import map_params
 
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8, generator=gen)
@@ -50,19 +51,11 @@ def _augmentation(device: torch.device) -> str:
         aug = GpuAugment(preset, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 10)
         params = aug.sample(16, (3, 32, 32), torch.Generator().manual_seed(1), "cpu")
         on_cpu, _ = aug.apply(images, labels, params)
-        on_device, _ = aug.apply(images.to(device), labels.to(device), _to(params, device))
+        on_device, _ = aug.apply(images.to(device), labels.to(device), map_params(lambda t: t.to(device), params))
         worst = max(worst, (on_device.cpu() - on_cpu).abs().max().item())
     if worst > 1e-3:
         raise AssertionError(f"augmented batches differ by {worst:.2e} between the CPU and {device}")
     return f"deit and mild_jitter presets agree with the CPU (max diff {worst:.1e})"
-
-
-def _to(params, device):
-    if isinstance(params, dict):
-        return {k: _to(v, device) for k, v in params.items()}
-    if isinstance(params, list):
-        return [_to(v, device) for v in params]
-    return params.to(device) if isinstance(params, torch.Tensor) else params
 
 
 def _attention(device: torch.device) -> str:

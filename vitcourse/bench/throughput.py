@@ -82,9 +82,7 @@ def run_bench(device: str | None = None, batch: int | None = None, steps: int | 
     ours = ViT(**cfg)
     theirs = to_timm(ours)  # same function, same weights
 
-    explicit = ViT(**cfg)
-    for block in explicit.blocks:
-        block.attn.fused = False
+    explicit = ViT(**{**cfg, "fused_attention": False})
     models = {"vitcourse_eager": ours, "timm_eager": theirs, "vitcourse_explicit_attention": explicit}
     if compile:
         models["vitcourse_compiled"] = torch.compile(ViT(**cfg))

@@ -92,3 +92,11 @@ class ImageDataset:
     def __repr__(self) -> str:
         return (f"ImageDataset({self.provenance}: train {tuple(self.train_images.shape)}, "
                 f"test {tuple(self.test_images.shape)}, source={self.source!r})")
+
+
+def normalised(images_uint8: torch.Tensor, mean, std) -> torch.Tensor:
+    """uint8 (B, C, H, W) -> float ``(x / 255 - mean) / std``, normalised like the training loader,
+    on the images' own device."""
+    m = torch.tensor(mean, dtype=torch.float32, device=images_uint8.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32, device=images_uint8.device).view(1, -1, 1, 1)
+    return (images_uint8.float() / 255 - m) / s

@@ -69,3 +69,8 @@ def long_tailed(labels: torch.Tensor, imbalance_ratio: float, seed: int = 0,
         raise ValueError(f"n_max={n_max} exceeds the smallest class ({min(sizes)} samples)")
     counts = long_tailed_counts(n_max, len(perms), imbalance_ratio)
     return torch.cat([perm[:n] for perm, n in zip(perms, counts)]).sort().values
+
+
+def spread_indices(total: int, n: int) -> torch.Tensor:
+    """At most `n` indices spread evenly over range(total): the same evaluation images every time."""
+    return torch.arange(0, total, max(1, total // n))[:n]

@@ -9,6 +9,8 @@ import dataclasses
 import time
 from typing import Any
 
+from torch import nn
+
 from vitcourse.data import AugmentConfig, TensorLoader, load_dataset, long_tailed, per_class_fraction
 from vitcourse.train import TrainConfig, fit, init_distributed, read_run_log, seed_everything
 
@@ -143,10 +145,16 @@ def load_trained_model(name: str, profile: str = "smoke", seed: int | None = Non
         raise FileNotFoundError(f"no finished run with weights for {name!r} ({profile}, seed {seed}): "
                                 f"run `{command_for(name, profile, seed)}` first.")
     d = log["dataset"]
-    channels, height, _ = d["image_shape"]
-    model = build_model(spec["model"], len(d["classes"]), channels, input_size(spec["data"], height))
-    make_task, options = get_task(spec)
-    # dataset=None: the task only rebuilds the trained module's structure here; the weights come next.
-    model = make_task(model=model, dataset=None, profile=profile, seed=seed, device="cpu", **options).model
+    model = task_module(spec, len(d["classes"]), tuple(d["image_shape"]), profile, seed)
     load_checkpoint(ckpt, model)
     return model.eval()
+
+
+def task_module(spec: dict, num_classes: int, image_shape: tuple[int, int, int], profile: str,
+                seed: int) -> nn.Module:
+    """The module a run of `spec` trains (its task's model), structure only, random weights, CPU.
+    dataset=None tells the task to fetch no weights (a checkpoint or nothing fills them)."""
+    channels, height, _ = image_shape
+    model = build_model(spec["model"], num_classes, channels, input_size(spec["data"], height))
+    make_task, options = get_task(spec)
+    return make_task(model=model, dataset=None, profile=profile, seed=seed, device="cpu", **options).model

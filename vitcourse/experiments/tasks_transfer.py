@@ -27,8 +27,7 @@ from vitcourse.inspect.arrays import save_arrays
 from vitcourse.pretrain import (LinearProbe, MaskedAutoencoder, MaskedPatchPrediction, RotationPrediction,
                                 ScaledUpdates, class_subset_objective, class_weights, confusion_matrix,
                                 head_prefixes, load_pretrained, ohem_objective, rotation_accuracy,
-                                transfer_backbone, transfer_encoder, weighted_ce_objective)
-from vitcourse.pretrain.transfer import load_resnet_backbone
+                                transfer_backbone, weighted_ce_objective)
 
 from .tasks import TaskSetup, register_task
 
@@ -191,11 +190,8 @@ def timm_pretrained(model, dataset, profile, seed, device, timm_name, weights=No
                     per_class=False) -> TaskSetup:
     """Start from timm's ImageNet weights for `timm_name` (network, or $VITCOURSE_WEIGHTS_DIR)."""
     if dataset is not None:
-        source = load_pretrained(timm_name, weights)
-        if hasattr(model, "patch_embed"):
-            transfer_encoder(source, model)
-        else:  # ResNet: every weight but the 1000-class fc layer
-            load_resnet_backbone(source.state_dict(), model, f"{timm_name} (use stem='imagenet')")
+        # everything but the 1000-class head
+        transfer_backbone(load_pretrained(timm_name, weights), model, f"{timm_name} (use stem='imagenet')")
     return TaskSetup(model, after_fit=save_per_class if per_class else None)
 
 

@@ -30,7 +30,11 @@ def cls_attention_maps(model, images: torch.Tensor) -> torch.Tensor:
     if model.num_prefix < 1:
         raise ValueError("this model has no class token (pool='gap' without one): use "
                          "attention_rollout, whose rows exist for every token, or mean_attention_distance.")
-    stack = attention_stack(model, images)                  # L, B, H, T, T
+    return cls_rows_on_grid(model, attention_stack(model, images))
+
+
+def cls_rows_on_grid(model, stack: torch.Tensor) -> torch.Tensor:
+    """(B, layers, heads, h, w) from an `attention_stack` (L, B, heads, T, T): the class token's rows."""
     rows = stack[:, :, :, 0, model.num_prefix:]             # L, B, H, N: query = class token
     h, w = model.grid
     return rows.permute(1, 0, 2, 3).reshape(rows.shape[1], rows.shape[0], rows.shape[2], h, w)
@@ -59,6 +63,10 @@ def rollout_cls_map(model, images: torch.Tensor) -> torch.Tensor:
     """(B, h, w): how much each patch contributes to the class token after all layers (rollout)."""
     if model.num_prefix < 1:
         raise ValueError("rollout_cls_map reads the class token's row; this model has no class token.")
-    rolled = attention_rollout(attention_stack(model, images))
+    return rollout_on_grid(model, attention_stack(model, images))
+
+
+def rollout_on_grid(model, stack: torch.Tensor) -> torch.Tensor:
+    """(B, h, w) from an `attention_stack`: the rolled-out class-token row on the patch grid."""
     h, w = model.grid
-    return rolled[:, 0, model.num_prefix:].reshape(-1, h, w)
+    return attention_rollout(stack)[:, 0, model.num_prefix:].reshape(-1, h, w)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from vitcourse.data import normalised, spread_indices
+
 from .arrays import Schema, load_run_arrays
-from .attention import attention_stack, attention_rollout
-from .distance import mean_attention_distance
+from .attention import attention_stack, cls_rows_on_grid, rollout_on_grid
+from .distance import attention_distances
 from .embeddings import patch_filters, position_table, principal_components
 from .translation import translation_test
 
@@ -40,12 +42,6 @@ def fixed_test_images(labels: torch.Tensor, per_class: int = 1) -> torch.Tensor:
     return torch.cat(picks)
 
 
-def _normalise(images: torch.Tensor, mean, std, device) -> torch.Tensor:
-    m = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-    return (images.to(device).float() / 255 - m) / s
-
-
 def _in_batches(fn, x: torch.Tensor, batch_size: int = 64):
     return [fn(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
 
@@ -59,8 +55,7 @@ def inspection_arrays(model, dataset, *, per_class: int = 1, distance_images: in
     images, labels = dataset.test_images, dataset.test_labels
     mean, std = dataset.mean, dataset.std
     # Spread the translation-test images over the whole test set, deterministically.
-    step = max(1, len(images) // translation_images)
-    sel = torch.arange(0, len(images), step)[:translation_images]
+    sel = spread_indices(len(images), translation_images)
     t = translation_test(model, images[sel], labels[sel], mean, std, mode=shift_mode)
     out = {"shifts": t["shifts"].numpy().astype(np.int64), "changed": t["changed"].numpy(),
            "changed_by_direction": t["changed_by_direction"].numpy(),
@@ -70,22 +65,18 @@ def inspection_arrays(model, dataset, *, per_class: int = 1, distance_images: in
         return out
 
     index = fixed_test_images(labels, per_class)
-    x = _normalise(images[index], mean, std, device)
+    x = normalised(images[index].to(device), mean, std)
     stack = attention_stack(model, x)                                   # L, n, H, T, T
-    h, w = model.grid
-    cls = stack[:, :, :, 0, model.num_prefix:].permute(1, 0, 2, 3)
     # Distances average over more images than we draw, in batches to bound memory.
-    many = _normalise(images[:distance_images], mean, std, device)
-    per_batch = _in_batches(lambda b: torch.stack([mean_attention_distance(a, model.grid, model.patch_size,
-                                                                           model.num_prefix)
-                                                   for a in attention_stack(model, b)]) * len(b), many)
+    many = normalised(images[:distance_images].to(device), mean, std)
+    per_batch = _in_batches(lambda b: attention_distances(model, b) * len(b), many)
     filters_pc, ratio = principal_components(patch_filters(model), pcs)
     out.update({
         "image_index": index.numpy().astype(np.int64), "images": images[index].numpy(),
         "labels": labels[index].numpy().astype(np.int64),
         "predictions": model(x).argmax(dim=1).cpu().numpy().astype(np.int64),
-        "cls_maps": cls.reshape(*cls.shape[:3], h, w).float().cpu().numpy(),
-        "rollout": attention_rollout(stack)[:, 0, model.num_prefix:].reshape(-1, h, w).cpu().numpy(),
+        "cls_maps": cls_rows_on_grid(model, stack).float().cpu().numpy(),
+        "rollout": rollout_on_grid(model, stack).cpu().numpy(),
         "distances": (torch.stack(per_batch).sum(0) / len(many)).cpu().numpy(),
         "distance_images": np.int64(len(many)), "patch_size": np.int64(model.patch_size),
         "position_table": position_table(model).numpy(),

@@ -18,6 +18,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from vitcourse.data import normalised
+from vitcourse.predict import predictions
+
 DIRECTIONS = ((0, 1), (0, -1), (1, 0), (-1, 0))  # right, left, down, up as (dy, dx) unit steps
 SHIFT_MODES = ("reflect", "zeros", "roll")
 
@@ -43,13 +46,7 @@ def shift_images(images: torch.Tensor, dy: int, dx: int, mode: str = "reflect") 
 def predict_uint8(model, images: torch.Tensor, mean, std, batch_size: int = 256) -> torch.Tensor:
     """Predicted classes of uint8 images, normalised like the training loader ((x/255 - mean)/std)."""
     device = next(model.parameters()).device
-    m = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-    out = []
-    for start in range(0, len(images), batch_size):
-        x = images[start:start + batch_size].to(device).float() / 255
-        out.append(model((x - m) / s).argmax(dim=1).cpu())
-    return torch.cat(out)
+    return predictions(model, normalised(images.to(device), mean, std), batch_size)
 
 
 def translation_test(model, images: torch.Tensor, labels: torch.Tensor, mean, std,

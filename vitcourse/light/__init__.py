@@ -5,7 +5,8 @@ training-speed sweeps, and the Part III summary table."""
 from .deit import DistilledViT, distilled_from, head_accuracies
 from .distill import distillation_loss, distillation_objective, freeze, hard_distillation_term, soft_distillation_term
 from .flops import PEAK_TFLOPS, mfu, model_flops, peak_flops, vit_flops
-from .measure import accuracy, cpu_latency_ms, normalised
+from .measure import accuracy, cpu_latency_ms
+from vitcourse.data import normalised
 from .prune import head_counts, head_gates, head_importance, mask_heads, prune_heads, pruning_order
 from .quantize import linear_layer_counts, quantize_linear_int8, serialized_bytes
 from .speed import SpeedConfig, default_configs, rows_to_arrays, speed_sweep

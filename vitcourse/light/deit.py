@@ -36,16 +36,10 @@ class DistilledViT(ViT):
         self.head_dist = nn.Linear(dim, classes)
         nn.init.zeros_(self.head_dist.weight)
         nn.init.zeros_(self.head_dist.bias)
-        self.config["distillation_token"] = True
 
-    def embed(self, images: torch.Tensor) -> torch.Tensor:
-        self._check_input(images)
-        x = self.patch_embed(images)
-        b = x.shape[0]
-        x = torch.cat([self.cls_token.expand(b, -1, -1), self.dist_token.expand(b, -1, -1), x], dim=1)
-        if self.pos_embed is not None:
-            x = x + self.pos_embed()
-        return self.pos_drop(x)
+    def prefix(self, batch: int) -> torch.Tensor:
+        """Class token, then distillation token."""
+        return torch.cat([self.cls_token.expand(batch, -1, -1), self.dist_token.expand(batch, -1, -1)], dim=1)
 
     def forward_heads(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         y_cls, y_dist = tokens[:, 0], tokens[:, 1]
@@ -69,8 +63,7 @@ class DistilledViT(ViT):
 
 def distilled_from(vit: ViT) -> DistilledViT:
     """A DistilledViT with the same configuration as `vit` (fresh weights)."""
-    config = {k: v for k, v in vit.config.items() if k != "distillation_token"}
-    return DistilledViT(**config)
+    return DistilledViT(**vit.config)
 
 
 @torch.no_grad()

@@ -84,11 +84,8 @@ def distillation_objective(teacher: nn.Module, kind: str = "soft", alpha: float 
     return objective
 
 
-@torch.no_grad()
 def agreement(student: nn.Module, teacher: nn.Module, images: torch.Tensor, batch_size: int = 256) -> float:
     """Fraction of images on which student and teacher predict the same class."""
-    same = 0
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size]
-        same += (student(x).argmax(1) == teacher(x).argmax(1)).sum().item()
-    return same / max(len(images), 1)
+    from vitcourse.predict import fraction_equal, predictions
+
+    return fraction_equal(predictions(student, images, batch_size), predictions(teacher, images, batch_size))

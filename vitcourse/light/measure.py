@@ -7,21 +7,12 @@ import time
 
 import torch
 
+from vitcourse.predict import fraction_equal, predictions
 
-@torch.no_grad()
+
 def accuracy(model, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 256) -> float:
     """Top-1 accuracy of `model` (in evaluation mode) on normalised images, on the model's device."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters(), torch.empty(0)).device
-    hits = 0
-    try:
-        for i in range(0, len(images), batch_size):
-            logits = model(images[i:i + batch_size].to(device))
-            hits += (logits.argmax(1).cpu() == labels[i:i + batch_size].cpu()).sum().item()
-    finally:
-        model.train(was_training)
-    return hits / max(len(images), 1)
+    return fraction_equal(predictions(model, images, batch_size), labels)
 
 
 @torch.inference_mode()
@@ -41,10 +32,3 @@ def cpu_latency_ms(model, input_shape, batch: int = 1, repeats: int = 20, warmup
         model(x)
         times.append(time.perf_counter() - t0)
     return 1000 * statistics.median(times)
-
-
-def normalised(images_uint8: torch.Tensor, mean, std) -> torch.Tensor:
-    """uint8 (B, C, H, W) -> float, normalised like the training loader."""
-    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
-    return (images_uint8.float() / 255 - m) / s

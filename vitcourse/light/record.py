@@ -12,7 +12,11 @@ import torch
 from vitcourse.inspect.arrays import Schema, load_run_arrays
 
 from .flops import vit_flops
-from .measure import accuracy, cpu_latency_ms, normalised
+from vitcourse.data import normalised, spread_indices
+
+from vitcourse.predict import fraction_equal, predictions
+
+from .measure import accuracy, cpu_latency_ms
 from .prune import head_importance, prune_heads, pruning_order
 from .quantize import linear_layer_counts, quantize_linear_int8, serialized_bytes
 from .speed import rows_to_arrays, speed_sweep
@@ -40,8 +44,7 @@ DISTILL_SCHEMA: Schema = {
 
 def evaluation_subset(dataset, n: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """n test images spread evenly over the test set, normalised, on `device`."""
-    step = max(1, len(dataset.test_images) // n)
-    idx = torch.arange(0, len(dataset.test_images), step)[:n]
+    idx = spread_indices(len(dataset.test_images), n)
     x = normalised(dataset.test_images[idx], dataset.mean, dataset.std).to(device)
     return x, dataset.test_labels[idx].to(device)
 
@@ -99,16 +102,18 @@ def distill_arrays(student, teacher, dataset, eval_images: int = 2000) -> dict:
     """Student and teacher accuracy on the same test images, how often they agree, and for a
     DeiT student the accuracy of each head."""
     from .deit import DistilledViT, head_accuracies
-    from .distill import agreement
 
     device = next(student.parameters()).device
     student.eval()
     teacher = teacher.to(device).eval()
     x, y = evaluation_subset(dataset, eval_images, device)
-    heads = head_accuracies(student, x, y) if isinstance(student, DistilledViT) else {"single head": accuracy(student, x, y)}
-    return {"eval_images": np.int64(len(x)), "student_accuracy": np.float64(accuracy(student, x, y)),
-            "teacher_accuracy": np.float64(accuracy(teacher, x, y)),
-            "agreement": np.float64(agreement(student, teacher, x)),
+    # One pass of each model over the images; accuracies and agreement are read from the predictions.
+    student_pred, teacher_pred = predictions(student, x), predictions(teacher, x)
+    student_acc = fraction_equal(student_pred, y)
+    heads = head_accuracies(student, x, y) if isinstance(student, DistilledViT) else {"single head": student_acc}
+    return {"eval_images": np.int64(len(x)), "student_accuracy": np.float64(student_acc),
+            "teacher_accuracy": np.float64(fraction_equal(teacher_pred, y)),
+            "agreement": np.float64(fraction_equal(student_pred, teacher_pred)),
             "head_names": np.array(list(heads)), "head_accuracy": np.array(list(heads.values()), dtype=np.float64)}
 
 

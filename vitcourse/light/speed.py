@@ -54,9 +54,7 @@ def measure(config: dict, speed: SpeedConfig, device: torch.device, steps: int, 
         base = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
     torch.manual_seed(0)
-    model = ViT(**config)
-    for block in model.blocks:
-        block.attn.fused = speed.attention == "fused"
+    model = ViT(**{**config, "fused_attention": speed.attention == "fused"})
     flops = vit_flops(model)
     net = torch.compile(model) if speed.compiled else model
     ips = train_images_per_s(net, device, speed.batch, steps, warmup, amp=speed.dtype == "bf16")
@@ -77,7 +75,6 @@ def speed_sweep(config: dict, device: str | torch.device | None = None, configs=
     """Measure every configuration (default: `default_configs`) for the ViT built from `config`."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     cuda = dev.type == "cuda"
-    config = {k: v for k, v in config.items() if k != "distillation_token"}
     rows = []
     for speed in configs or default_configs(dev):
         rows.append(measure(config, speed, dev, steps or (30 if cuda else 3), warmup or (5 if cuda else 1)))

@@ -26,18 +26,14 @@ PENDING = "pending"
 def _full_model(exp):
     """The full-profile module an experiment trains, structure only (CPU, random weights)."""
     from vitcourse.data.specs import SPECS
-    from vitcourse.experiments.models import build_model
-    from vitcourse.experiments.runner import input_size
-    from vitcourse.experiments.tasks import get_task
+    from vitcourse.experiments.runner import input_size, task_module
 
     spec = exp.profile("full")
     data = SPECS[spec["data"]["dataset"]]
     channels, height, _ = data.image_shape
     size = input_size(spec["data"], height)
     torch.manual_seed(0)
-    model = build_model(spec["model"], len(data.classes), channels, size)
-    make_task, options = get_task(spec)
-    model = make_task(model=model, dataset=None, profile="full", seed=0, device="cpu", **options).model
+    model = task_module(spec, len(data.classes), data.image_shape, "full", 0)
     return model.eval(), (channels, size, size), spec
 
 

@@ -11,6 +11,17 @@ from torch import nn
 from .attention import MultiHeadSelfAttention
 
 
+
+@torch.no_grad()
+def xavier_linears_(module: nn.Module) -> None:
+    """The reference JAX code's Dense init for every linear layer in `module`: Xavier-uniform
+    weights, zero biases."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
 class MLP(nn.Module):
     """Two linear layers with a GELU between them (D -> hidden -> D)."""
 
@@ -79,12 +90,7 @@ class EncoderBlock(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self):
-        # The reference JAX code's Dense init: Xavier-uniform weights, zero biases.
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        xavier_linears_(self)
 
     def _attend(self, x: torch.Tensor, return_attention: bool):
         return self.attn(x, return_attention=True) if return_attention else (self.attn(x), None)

@@ -115,19 +115,24 @@ def load_timm_vit(name: str, weights: str | Path | None = None, **kwargs) -> ViT
 
     if weights is None:
         return from_timm(timm.create_model(name, pretrained=True, **kwargs))
+    m = timm.create_model(name, pretrained=False, **kwargs)
+    return from_timm(load_safetensors_into(m, weights, f"timm model {name!r} (kwargs {kwargs})"))
+
+
+def load_safetensors_into(module: nn.Module, weights: str | Path, what: str) -> nn.Module:
+    """Load a local ``.safetensors`` file into ``module``, strictly (every key, every shape);
+    nothing is unpickled. ``what`` names the module in errors."""
     path = Path(weights)
     if not path.is_file():
         raise FileNotFoundError(f"weights file {str(path)!r} does not exist: pass the path of a local "
-                                f".safetensors file for {name!r}, or weights=None to download (online).")
+                                f".safetensors file for {what}, or weights=None to download (online).")
     if path.suffix != ".safetensors":
         raise ValueError(f"weights file {str(path)!r} is not .safetensors: only safetensors files are loaded "
                          f"(pickled checkpoints can run code); convert it with safetensors.torch.save_file.")
     from safetensors.torch import load_file
 
-    m = timm.create_model(name, pretrained=False, **kwargs)
     try:
-        m.load_state_dict(load_file(str(path)), strict=True)
+        module.load_state_dict(load_file(str(path)), strict=True)
     except RuntimeError as e:
-        raise ValueError(f"weights in {str(path)!r} do not fit timm model {name!r} "
-                         f"(kwargs {kwargs}): {str(e).splitlines()[0]}") from e
-    return from_timm(m)
+        raise ValueError(f"weights in {str(path)!r} do not fit {what}: {str(e).splitlines()[0]}") from e
+    return module

@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-from .blocks import EncoderBlock, make_norm
+from .blocks import EncoderBlock, make_norm, xavier_linears_
 from .patch_embed import PATCH_EMBEDS, check_image_and_patch
 from .position import make_position_embedding
 
@@ -72,11 +72,7 @@ class ViT(nn.Module):
     def reset_parameters(self):
         """Initialisation of the reference JAX code: Xavier-uniform linears with zero bias,
         LeCun-normal patch projection, N(0, 0.02) positions, zero class token, zero head."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        xavier_linears_(self)
         proj = self.patch_embed.proj
         nn.init.trunc_normal_(proj.weight, std=math.sqrt(1.0 / proj.weight[0].numel()))
         nn.init.zeros_(proj.bias)
@@ -99,12 +95,17 @@ class ViT(nn.Module):
                              f"model.set_image_size({tuple(images.shape[2:])}) to resample the position "
                              f"embeddings for the new grid.")
 
+    def prefix(self, batch: int) -> torch.Tensor | None:
+        """The `num_prefix` learned tokens put in front of the patches, (batch, num_prefix, D): the
+        class token, or None without one. Variants with more prefix tokens (DeiT) override this."""
+        return None if self.cls_token is None else self.cls_token.expand(batch, -1, -1)
+
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """Eq. (1): patch tokens, class token in front, position embeddings added -> (B, prefix+N, D)."""
         self._check_input(images)
         x = self.patch_embed(images)
-        if self.cls_token is not None:
-            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        if (prefix := self.prefix(x.shape[0])) is not None:
+            x = torch.cat([prefix, x], dim=1)
         if self.pos_embed is not None:
             x = x + self.pos_embed()
         return self.pos_drop(x)

@@ -62,9 +62,10 @@ def plot_position_similarity(table: torch.Tensor, grid: tuple[int, int], fig=Non
 
     table: (h*w, D) position embeddings of the patch tokens only (no class-token row).
     """
+    from vitcourse.inspect.embeddings import cosine_similarity_matrix  # lazy: inspect imports plots
+
     h, w = grid
-    t = torch.nn.functional.normalize(table.detach().float(), dim=-1)
-    sim = (t @ t.T).reshape(h, w, h, w)
+    sim = cosine_similarity_matrix(table.detach()).reshape(h, w, h, w)
     lo = sim.min().item()  # one colour scale for all panels, stretched to the observed range
     fig = fig or plt.figure(figsize=(4, 4))
     axes = fig.subplots(h, w, gridspec_kw=dict(wspace=0.05, hspace=0.05))

@@ -28,10 +28,11 @@ def patch_positions(encoder: ViT) -> torch.Tensor | None:
 
 
 def prefix_tokens(encoder: ViT, batch: int) -> torch.Tensor | None:
-    """The class token with its position embedding, (B, 1, D), or None for a model without one."""
-    if encoder.cls_token is None:
+    """The prefix tokens (the class token) with their position embeddings, (B, num_prefix, D), or
+    None for a model without any."""
+    token = encoder.prefix(1)
+    if token is None:
         return None
-    token = encoder.cls_token
     if encoder.pos_embed is not None:
         token = token + encoder.pos_embed()[:, :encoder.num_prefix]
     return token.expand(batch, -1, -1)

@@ -24,11 +24,17 @@ from .encoder import check_encoder, patch_positions, run_blocks
 from .masking import gather_tokens, patchify, positions_to_mask, random_subset, unpatchify
 
 
-def normalise_patches(target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Standardise each patch (last axis) by its own mean and variance."""
+def patch_stats(target: torch.Tensor, eps: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each patch's (last axis) mean and standard deviation (with `eps` added to the variance)."""
     mean = target.mean(dim=-1, keepdim=True)
     var = target.var(dim=-1, keepdim=True, unbiased=False)
-    return (target - mean) / (var + eps).sqrt()
+    return mean, (var + eps).sqrt()
+
+
+def normalise_patches(target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Standardise each patch (last axis) by its own mean and variance."""
+    mean, std = patch_stats(target, eps)
+    return (target - mean) / std
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -125,8 +131,7 @@ class MaskedAutoencoder(nn.Module):
         pixels = patchify(images, self.patch_size)
         pred = out.pred.float()
         if self.norm_pix_loss:
-            mean = pixels.mean(-1, keepdim=True)
-            std = (pixels.var(-1, keepdim=True, unbiased=False) + 1e-6).sqrt()
+            mean, std = patch_stats(pixels)
             pred = pred * std + mean
         hidden = out.mask.unsqueeze(-1)
         grid, c, p = self.encoder.grid, self.channels, self.patch_size

@@ -17,6 +17,7 @@ from pathlib import Path
 from torch import nn
 
 from vitcourse.models import ResNet, load_timm_vit, resnet18
+from vitcourse.models.timm_convert import load_safetensors_into
 
 WEIGHTS_DIR_ENV = "VITCOURSE_WEIGHTS_DIR"
 RESNETS = ("resnet18",)
@@ -60,19 +61,13 @@ def _load_resnet18(weights: Path | None) -> ResNet:
     shares: its state dict loads key for key (strictly)."""
     import timm
 
-    if weights is None:
-        state = timm.create_model("resnet18", pretrained=True).state_dict()
-    else:
-        if weights.suffix != ".safetensors":
-            raise ValueError(f"weights file {str(weights)!r} is not .safetensors: only safetensors files are "
-                             f"loaded (pickled checkpoints can run code).")
-        from safetensors.torch import load_file
-        state = load_file(str(weights))
     model = resnet18(num_classes=1000, stem="imagenet")
+    if weights is not None:
+        return load_safetensors_into(model, weights, "resnet18")
     try:
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(timm.create_model("resnet18", pretrained=True).state_dict(), strict=True)
     except RuntimeError as err:
-        raise ValueError(f"weights in {weights} do not fit resnet18: {str(err).splitlines()[0]}") from err
+        raise ValueError(f"timm's resnet18 weights do not fit resnet18: {str(err).splitlines()[0]}") from err
     return model
 
 

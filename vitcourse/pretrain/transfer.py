@@ -81,22 +81,24 @@ def load_resnet_backbone(state: dict, target: ResNet, source_name: str) -> list[
                          f"{tuple(kept[misfits[0]].shape)}, the target's {tuple(wanted[misfits[0]].shape)} "
                          f"(build the fine-tuning model with the source's stem and width).")
     result = target.load_state_dict(kept, strict=False)
-    if sorted(result.missing_keys) != ["fc.bias", "fc.weight"] or result.unexpected_keys:
+    head = sorted(k for k in wanted if k.startswith(RESNET_HEAD_PREFIXES))
+    if sorted(result.missing_keys) != head or result.unexpected_keys:
         raise ValueError(f"{source_name} does not fit the experiment's ResNet: missing "
                          f"{result.missing_keys[:4]}, unexpected {result.unexpected_keys[:4]} (build the "
                          f"fine-tuning model with the source's stem and width).")
     return list(kept)
 
 
-def transfer_backbone(source: nn.Module, target: nn.Module) -> list[str]:
+def transfer_backbone(source: nn.Module, target: nn.Module, source_name: str | None = None) -> list[str]:
     """`transfer_encoder` for a ViT target; for a ResNet target, everything but ``fc`` from the
-    ResNet in ``source`` (itself or a pre-training wrapper's ``backbone``)."""
+    ResNet in ``source`` (itself or a pre-training wrapper's ``backbone``). ``source_name`` names
+    the source in errors (default: its class)."""
     if not isinstance(target, ResNet):
         return transfer_encoder(source, target)
     inner = source if isinstance(source, ResNet) else getattr(source, "backbone", None)
     if not isinstance(inner, ResNet):
         raise TypeError(f"no vitcourse ResNet found in {type(source).__name__} to fine-tune a ResNet from.")
-    return load_resnet_backbone(inner.state_dict(), target, type(source).__name__)
+    return load_resnet_backbone(inner.state_dict(), target, source_name or type(source).__name__)
 
 
 class LinearProbe(nn.Module):

@@ -199,12 +199,17 @@ class GpuAugment:
         return x, y
 
 
+def map_params(fn, params: Any) -> Any:
+    """``fn`` applied to every tensor of a (nested dict / list) parameter structure."""
+    if isinstance(params, torch.Tensor):
+        return fn(params)
+    if isinstance(params, dict):
+        return {k: map_params(fn, v) for k, v in params.items()}
+    if isinstance(params, list):
+        return [map_params(fn, v) for v in params]
+    return params
+
+
 def _take(params: Any, index: torch.Tensor) -> Any:
     """Select rows ``index`` of every tensor in a (nested) parameter structure."""
-    if isinstance(params, torch.Tensor):
-        return params[index]
-    if isinstance(params, dict):
-        return {k: _take(v, index) for k, v in params.items()}
-    if isinstance(params, list):
-        return [_take(v, index) for v in params]
-    return params
+    return map_params(lambda t: t[index], params)
