@@ -22,3 +22,20 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def registered():
+    """registered(exp, ...) registers experiments for one test; they are removed afterwards."""
+    from vitcourse.experiments import EXPERIMENTS, register
+
+    names = []
+
+    def add(*experiments):
+        for exp in experiments:
+            if exp.name not in EXPERIMENTS:
+                register(exp)
+            names.append(exp.name)
+    yield add
+    for name in names:
+        EXPERIMENTS.pop(name, None)

@@ -10,6 +10,7 @@ import math
 
 import pytest
 import torch
+from helpers import gen, uint8_batch
 
 from vitcourse.data import AugmentConfig, GpuAugment, TensorLoader
 from vitcourse.data.augment.color import jitter
@@ -26,16 +27,6 @@ RAW = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # mean/std that leave the [0, 1] value
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _gen(seed=0):
-    return torch.Generator().manual_seed(seed)
-
-
-def _batch(n=16, size=32, seed=0):
-    g = _gen(seed)
-    images = torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
-    return images, torch.randint(0, 10, (n,), generator=g)
-
-
 def _raw_aug(**config):
     return GpuAugment({"crop": 0, "flip": False, **config}, *RAW, num_classes=10)
 
@@ -43,8 +34,8 @@ def _raw_aug(**config):
 # ---------------------------------------------------------------- random-resized crop
 
 def test_rrc_full_box_is_identity():
-    images, labels = _batch()
-    x, _ = _raw_aug(rrc_scale=(1.0, 1.0), rrc_ratio=(1.0, 1.0))(images, labels, _gen())
+    images, labels = uint8_batch(16)
+    x, _ = _raw_aug(rrc_scale=(1.0, 1.0), rrc_ratio=(1.0, 1.0))(images, labels, gen())
     torch.testing.assert_close(x, images.float() / 255, atol=1e-5, rtol=0)
 
 
@@ -52,7 +43,7 @@ def test_rrc_quarter_area_is_a_2x_zoom():
     # Pixel value encodes the column: a horizontal ramp of 8 levels per pixel.
     cols = torch.arange(32, dtype=torch.uint8) * 8
     images = cols.view(1, 1, 1, 32).expand(8, 3, 32, 32).contiguous()
-    x, _ = _raw_aug(rrc_scale=(0.25, 0.25), rrc_ratio=(1.0, 1.0))(images, torch.zeros(8), _gen())
+    x, _ = _raw_aug(rrc_scale=(0.25, 0.25), rrc_ratio=(1.0, 1.0))(images, torch.zeros(8), gen())
     # Interior columns only: the outermost output samples may sit in the clamped border half-pixel.
     step_in = 8 / 255
     step_out = (x[..., 2:-2].diff(dim=-1))
@@ -61,7 +52,7 @@ def test_rrc_quarter_area_is_a_2x_zoom():
 
 
 def test_rrc_boxes_lie_inside_the_image():
-    box = sample_resized_crop(20000, (0.08, 1.0), (3 / 4, 4 / 3), _gen(), torch.device("cpu"))
+    box = sample_resized_crop(20000, (0.08, 1.0), (3 / 4, 4 / 3), gen(), torch.device("cpu"))
     eps = 1e-6
     assert torch.all(box["left"] >= 0) and torch.all(box["top"] >= 0)
     assert torch.all(box["left"] + box["width"] <= 1 + eps)
@@ -74,20 +65,20 @@ def test_rrc_boxes_lie_inside_the_image():
 
 
 def test_rrc_is_deterministic_given_the_generator():
-    images, labels = _batch()
+    images, labels = uint8_batch(16)
     aug = _raw_aug(rrc_scale=(0.3, 1.0))
-    a, _ = aug(images, labels, _gen(7))
-    b, _ = aug(images, labels, _gen(7))
-    c, _ = aug(images, labels, _gen(8))
+    a, _ = aug(images, labels, gen(7))
+    b, _ = aug(images, labels, gen(7))
+    c, _ = aug(images, labels, gen(8))
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
 def test_rrc_sharded_apply_matches_whole_batch():
     # sample() draws per global position; apply() on a subset must read the right rows.
     from vitcourse.data.augment import plan_batch
-    images, labels = _batch()
+    images, labels = uint8_batch(16)
     aug = _raw_aug(rrc_scale=(0.5, 1.0), color_jitter=0.4)
-    params = aug.sample(len(images), tuple(images.shape[1:]), _gen(3), "cpu")
+    params = aug.sample(len(images), tuple(images.shape[1:]), gen(3), "cpu")
     whole, _ = aug.apply(images, labels, params)
     plan = plan_batch(len(images), 1, 2, mixing=False)
     part, _ = aug.apply(images[plan.positions], labels[plan.positions], params, plan)
@@ -106,9 +97,9 @@ def test_resized_crop_helper_reads_the_box():
 # ---------------------------------------------------------------- colour jitter
 
 def test_jitter_zero_and_unit_factors_are_identity():
-    images, labels = _batch()
-    plain, _ = _raw_aug()(images, labels, _gen())
-    x, _ = _raw_aug(color_jitter=0.0)(images, labels, _gen())
+    images, labels = uint8_batch(16)
+    plain, _ = _raw_aug()(images, labels, gen())
+    x, _ = _raw_aug(color_jitter=0.0)(images, labels, gen())
     assert torch.equal(x, plain)
     f = images.float() / 255
     torch.testing.assert_close(jitter(f, torch.ones(len(f), 3)), f, atol=1e-6, rtol=0)
@@ -116,7 +107,7 @@ def test_jitter_zero_and_unit_factors_are_identity():
 
 def test_jitter_factors_lie_in_range():
     j = 0.4
-    params = _raw_aug(color_jitter=j).sample(5000, (3, 32, 32), _gen(), "cpu")
+    params = _raw_aug(color_jitter=j).sample(5000, (3, 32, 32), gen(), "cpu")
     factors = params["jitter"]
     assert factors.shape == (5000, 3)
     assert factors.min() >= 1 - j and factors.max() <= 1 + j
@@ -128,7 +119,7 @@ def test_jitter_on_flat_grey_is_brightness_only():
     j, grey = 0.4, 128 / 255
     images = torch.full((64, 3, 8, 8), 128, dtype=torch.uint8)
     aug = _raw_aug(color_jitter=j)
-    params = aug.sample(len(images), (3, 8, 8), _gen(), "cpu")
+    params = aug.sample(len(images), (3, 8, 8), gen(), "cpu")
     x, _ = aug.apply(images, torch.zeros(64), params)
     assert x.min() >= grey * (1 - j) - 1e-6 and x.max() <= grey * (1 + j) + 1e-6
     expected = (grey * params["jitter"][:, 0]).view(-1, 1, 1, 1).expand_as(x)
@@ -156,7 +147,7 @@ def test_mild_presets_resolve_and_round_trip(name):
     assert AugmentConfig.from_dict(cfg.to_dict()) == cfg
     assert AugmentConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     assert cfg.without_randomness() == AugmentConfig(crop=0, flip=False)
-    x, _ = GpuAugment(name, *RAW, num_classes=10)(*_batch(), _gen())
+    x, _ = GpuAugment(name, *RAW, num_classes=10)(*uint8_batch(16), gen())
     assert x.shape == (16, 3, 32, 32) and 0 <= x.min() and x.max() <= 1
 
 
@@ -202,9 +193,9 @@ def test_options_off_keep_the_old_random_stream(name):
     # Same parameters and same generator state afterwards => bitwise the same augmentation.
     cfg = AugmentConfig.preset(name)
     assert cfg.rrc_scale is None and cfg.color_jitter == 0
-    images, labels = _batch()
+    images, labels = uint8_batch(16)
     shape = tuple(images.shape[1:])
-    new_gen, old_gen = _gen(5), _gen(5)
+    new_gen, old_gen = gen(5), gen(5)
     params = GpuAugment(cfg, *RAW, num_classes=10).sample(len(images), shape, new_gen, "cpu")
     _assert_same(params, _legacy_sample(cfg, len(images), shape, old_gen))
     assert torch.equal(new_gen.get_state(), old_gen.get_state())
@@ -215,7 +206,7 @@ def test_options_off_keep_the_old_random_stream(name):
 def _long_tailed(seed=0):
     counts = [500, 250, 125, 63, 32, 16, 10, 8, 6, 5]  # ~100:1, like CIFAR-10-LT
     labels = torch.cat([torch.full((c,), k) for k, c in enumerate(counts)])
-    labels = labels[torch.randperm(len(labels), generator=_gen(seed))]
+    labels = labels[torch.randperm(len(labels), generator=gen(seed))]
     images = torch.zeros(len(labels), 1, 2, 2, dtype=torch.uint8)
     return images, labels
 
@@ -253,7 +244,7 @@ def test_class_balanced_order_depends_only_on_seed_and_epoch():
 def test_uniform_sampling_is_unchanged():
     images, labels = _long_tailed()
     loader = TensorLoader(images, labels, 64, seed=11)
-    expected = torch.randperm(len(labels), generator=_gen(loader_seed(11, 2)))
+    expected = torch.randperm(len(labels), generator=gen(loader_seed(11, 2)))
     assert torch.equal(_epoch_rows(loader, 2), expected)
     explicit = TensorLoader(images, labels, 64, seed=11, sampling="uniform")
     assert torch.equal(_epoch_rows(explicit, 2), expected)
@@ -262,7 +253,7 @@ def test_uniform_sampling_is_unchanged():
 @pytest.mark.parametrize("augment", [None, "mild_jitter"])
 def test_class_balanced_shards_add_up_to_the_global_batch(augment):
     images, labels = _long_tailed()
-    images = torch.randint(0, 256, (len(labels), 3, 8, 8), generator=_gen(1), dtype=torch.uint8)
+    images = torch.randint(0, 256, (len(labels), 3, 8, 8), generator=gen(1), dtype=torch.uint8)
 
     def batches(rank, world_size):
         aug = None if augment is None else GpuAugment(augment, *RAW, num_classes=10)

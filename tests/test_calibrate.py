@@ -41,20 +41,18 @@ def test_report_with_and_without_results(isolated_results):
     assert "no finished full-profile runs yet" in report()
 
 
-def test_measured_runs_read_the_logs_of_finished_runs(isolated_results):
+def test_measured_runs_read_the_logs_of_finished_runs(isolated_results, registered):
     import dataclasses
 
-    from vitcourse.experiments import EXPERIMENTS, register, run_experiment
-    from tests.test_experiments import TINY
+    from helpers import TINY
+    from vitcourse.experiments import run_experiment
 
-    exp = register(dataclasses.replace(TINY, name="_test_calibrate"))
-    try:
-        for seed in exp.seeds_for("full"):
-            run_experiment(exp.name, "full", seed, progress=False)
-        rows = measured_runs([exp.name])
-        assert [r.seed for r in rows] == [0, 1] and all(r.minutes > 0 for r in rows)
-        assert rows[0].terms == budget.cost_terms(exp.profile("full"))
-        text = report([exp.name])
-        assert "_test_calibrate" in text and "measured" in text and "not enough runs" in text
-    finally:
-        EXPERIMENTS.pop(exp.name, None)
+    exp = dataclasses.replace(TINY, name="_test_calibrate")
+    registered(exp)
+    for seed in exp.seeds_for("full"):
+        run_experiment(exp.name, "full", seed, progress=False)
+    rows = measured_runs([exp.name])
+    assert [r.seed for r in rows] == [0, 1] and all(r.minutes > 0 for r in rows)
+    assert rows[0].terms == budget.cost_terms(exp.profile("full"))
+    text = report([exp.name])
+    assert "_test_calibrate" in text and "measured" in text and "not enough runs" in text

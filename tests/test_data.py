@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import REPO, SHARED_CIFAR
 from PIL import Image
 
 import vitcourse.data.cifar10 as cifar10_module
@@ -27,9 +28,7 @@ from vitcourse.data import (CIFAR10, FASHION_MNIST, DatasetNotFoundError, Unknow
                             load_cifar10, load_dataset, load_fashion_mnist, long_tailed,
                             long_tailed_counts, per_class_fraction)
 
-REPO = Path(__file__).resolve().parents[1]
 REPO_DATA = REPO / "data"
-SHARED_CIFAR = REPO.parent / "shared/data/cifar10-jpeg75.tar.gz"
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 CLASSES = list(CIFAR10.classes)
 

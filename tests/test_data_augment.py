@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import gen, uint8_batch
 import torch.nn.functional as F
 from PIL import Image, ImageEnhance, ImageOps
 
@@ -23,16 +24,6 @@ MEAN, STD = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
 
 # Small tensor ops are far slower with two OpenMP threads on 2-core CI machines.
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _batch(n=64, seed=0, size=32):
-    g = torch.Generator().manual_seed(seed)
-    images = torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
-    return images, torch.randint(0, 10, (n,), generator=g)
-
-
-def _gen(seed=0, device="cpu"):
-    return torch.Generator(device=device).manual_seed(seed)
 
 
 def _aug(config=None, train=True):
@@ -58,7 +49,7 @@ def test_config_rejects_typos_and_bad_values():
 
 @pytest.mark.parametrize("mode,pad_mode", [("reflect", "reflect"), ("zeros", "constant")])
 def test_crop_flip_matches_pad_then_slice(mode, pad_mode):
-    images, _ = _batch(8)
+    images, _ = uint8_batch(8)
     dy, dx = torch.tensor([0, 8, 3, 4, 1, 7, 2, 5]), torch.tensor([8, 0, 5, 4, 2, 6, 0, 3])
     flip = torch.tensor([True, False, True, False, True, True, False, False])
     out = crop_flip(images, dy, dx, flip, pad=4, mode=mode)
@@ -113,7 +104,7 @@ PIL_OPS = {
 @pytest.mark.parametrize("name", sorted(PIL_OPS))
 def test_colour_ops_match_pil(name):
     ours, pil, tol = PIL_OPS[name]  # tolerance in 8-bit levels
-    images, _ = _batch(6, seed=1)
+    images, _ = uint8_batch(6, seed=1)
     images[0] //= 3  # a low-contrast image, where autocontrast and equalize matter
     got = ours(images.float() / 255)
     ref = _pil_ref(images, pil)
@@ -123,7 +114,7 @@ def test_colour_ops_match_pil(name):
 
 def test_every_policy_op_runs_and_changes_images():
     # Mid-range values, so that autocontrast has something to stretch.
-    x = 0.25 + 0.5 * torch.rand(len(OPS), 3, 32, 32, generator=_gen(0))
+    x = 0.25 + 0.5 * torch.rand(len(OPS), 3, 32, 32, generator=gen(0))
     out = apply_layer(x, torch.arange(len(OPS)), torch.full((len(OPS),), 0.8), torch.ones(len(OPS)),
                       RANGES["randaug"], fill=0.5)
     changed = (out - x).abs().flatten(1).amax(1) > 1e-3
@@ -138,9 +129,9 @@ def test_every_policy_op_runs_and_changes_images():
     {"resize": 64, "erasing": 1.0, "erasing_mode": "const"},
 ])
 def test_pipeline_shapes_dtypes_and_determinism(config):
-    images, labels = _batch()
+    images, labels = uint8_batch()
     aug = _aug(config)
-    x, y = aug(images, labels, _gen(5))
+    x, y = aug(images, labels, gen(5))
     size = (config or {}).get("resize") if isinstance(config, dict) else None
     assert x.shape == (64, 3, size or 32, size or 32) and x.dtype == torch.float32
     assert torch.isfinite(x).all()
@@ -148,37 +139,37 @@ def test_pipeline_shapes_dtypes_and_determinism(config):
         assert y.shape == (64, 10) and torch.allclose(y.sum(1), torch.ones(64))
     else:
         assert torch.equal(y, labels)
-    x2, y2 = aug(images, labels, _gen(5))
+    x2, y2 = aug(images, labels, gen(5))
     assert torch.equal(x, x2) and torch.equal(y, y2)
     if config:
-        assert not torch.equal(x, aug(images, labels, _gen(6))[0])
+        assert not torch.equal(x, aug(images, labels, gen(6))[0])
 
 
 def test_flip_and_crop_change_images_and_eval_view_does_not():
-    images, labels = _batch()
+    images, labels = uint8_batch()
     plain = (images.float() / 255 - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
     for config in ({"crop": 0, "flip": True}, {"crop": 4, "flip": False}):
-        x, _ = _aug(config)(images, labels, _gen(0))
+        x, _ = _aug(config)(images, labels, gen(0))
         changed = (x - plain).abs().flatten(1).amax(1) > 1e-6
         assert 0.2 < changed.float().mean() <= 1.0, config
     flips = _aug({"crop": 0, "flip": True})
-    x, _ = flips(images, labels, _gen(0))
+    x, _ = flips(images, labels, gen(0))
     for i in range(len(x)):  # each image is either unchanged or exactly mirrored
         assert torch.allclose(x[i], plain[i], atol=1e-6) or torch.allclose(x[i], plain[i].flip(-1), atol=1e-6)
     evaluation = _aug(AugmentConfig.preset("deit")).evaluation()
-    x, y = evaluation(images, labels, _gen(0))
+    x, y = evaluation(images, labels, gen(0))
     assert torch.allclose(x, plain, atol=1e-6) and torch.equal(y, labels)
 
 
 def test_resize_for_224_models():
-    images, labels = _batch(4)
+    images, labels = uint8_batch(4)
     x, _ = _aug({"resize": 224, "resize_mode": "bilinear"}, train=False)(images, labels)
     assert x.shape == (4, 3, 224, 224)
 
 
 def test_beta_sampler_moments():
     for alpha in (0.2, 0.8, 1.0, 2.0):
-        lam = sample_beta(alpha, 40_000, _gen(1), torch.device("cpu"))
+        lam = sample_beta(alpha, 40_000, gen(1), torch.device("cpu"))
         assert 0 <= lam.min() and lam.max() <= 1
         assert abs(lam.mean() - 0.5) < 0.01
         assert abs(lam.var() - 1 / (4 * (2 * alpha + 1))) < 0.01, alpha
@@ -189,7 +180,7 @@ def test_mixup_and_cutmix_targets_match_pixels():
     x, partner = torch.zeros(n, 1, 32, 32), torch.ones(n, 1, 32, 32)
     y, y_partner = torch.zeros(n, dtype=torch.long), torch.ones(n, dtype=torch.long)
     for mixup, cutmix in ((0.8, 0.0), (0.0, 1.0), (0.8, 1.0)):
-        params = sample_mixing(n, mixup, cutmix, 1.0, 0.5, _gen(2), torch.device("cpu"))
+        params = sample_mixing(n, mixup, cutmix, 1.0, 0.5, gen(2), torch.device("cpu"))
         out, targets = mix(x, partner, y, y_partner, params, num_classes=3)
         assert torch.allclose(targets.sum(1), torch.ones(n))
         # The share of the partner in the pixels equals its weight in the target, per image.
@@ -200,17 +191,17 @@ def test_mixup_and_cutmix_targets_match_pixels():
 
 
 def test_erasing_boxes():
-    images, labels = _batch(200)
-    x, _ = _aug({"crop": 0, "flip": False, "erasing": 1.0, "erasing_mode": "const"})(images, labels, _gen(3))
+    images, labels = uint8_batch(200)
+    x, _ = _aug({"crop": 0, "flip": False, "erasing": 1.0, "erasing_mode": "const"})(images, labels, gen(3))
     erased = (x == 0).all(1).float().mean((1, 2))
     assert (erased >= 0.01).all() and (erased <= 0.34).all()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_same_parameters_same_result_on_cuda():
-    images, labels = _batch(32)
+    images, labels = uint8_batch(32)
     aug = _aug(AugmentConfig.preset("deit"))
-    params = aug.sample(32, (3, 32, 32), _gen(0), "cpu")
+    params = aug.sample(32, (3, 32, 32), gen(0), "cpu")
     on_cpu, t_cpu = aug.apply(images, labels, params)
     to_cuda = lambda p: {k: to_cuda(v) for k, v in p.items()} if isinstance(p, dict) else (
         [to_cuda(v) for v in p] if isinstance(p, list) else p.cuda())
@@ -218,7 +209,7 @@ def test_same_parameters_same_result_on_cuda():
     assert on_gpu.device.type == "cuda"
     assert (on_gpu.cpu() - on_cpu).abs().max() < 1e-3 and torch.allclose(t_gpu.cpu(), t_cpu, atol=1e-6)
     # And sampling with a CUDA generator runs end to end on the device.
-    x, y = aug(images.cuda(), labels.cuda(), _gen(0, "cuda"))
+    x, y = aug(images.cuda(), labels.cuda(), gen(0, "cuda"))
     assert x.device.type == "cuda" and y.shape == (32, 10)
 
 
@@ -242,7 +233,7 @@ def test_cuda_loader_never_waits_for_the_gpu():
 # ---------------------------------------------------------------- the loader
 
 def _loader(n=100, batch=16, **kw):
-    images, labels = _batch(n, seed=9)
+    images, labels = uint8_batch(n, seed=9)
     return TensorLoader(images, labels, batch, **kw)
 
 
@@ -288,7 +279,7 @@ def test_two_ranks_get_disjoint_equal_shards_that_rebuild_the_batch(config):
 
 
 def test_loader_from_dataset_and_argument_errors():
-    images, labels = _batch(40, seed=3)
+    images, labels = uint8_batch(40, seed=3)
     ds = ImageDataset(name="cifar10", classes=[str(i) for i in range(10)], train_images=images,
                       train_labels=labels, test_images=images[:10], test_labels=labels[:10],
                       provenance="synthetic", source="test")

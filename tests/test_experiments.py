@@ -6,28 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import REPO, TESTS, TINY, torchrun
 
 from vitcourse.__main__ import main
 from vitcourse.experiments import (EXPERIMENTS, Experiment, get_experiment, load_runs, pending,
                                    register, run_experiment, run_suite, validate_run_log)
 
-REPO = Path(__file__).resolve().parents[1]
-
-TINY = Experiment(
-    name="_test_tiny", chapter="tests", description="1-epoch micro ViT on 1% of CIFAR-10",
-    base=dict(model=dict(arch="vit", patch_size=8, dim=32, depth=1, heads=2, mlp_ratio=2.0),
-              data=dict(dataset="cifar10", fraction=0.01, augment="basic"),
-              train=dict(epochs=1, batch_size=50, warmup_epochs=0, amp="none")),
-    smoke=dict(), full=dict(train=dict(epochs=2)), seeds={"smoke": (0,), "full": (0, 1)})
-
-
 @pytest.fixture
-def sandbox(isolated_results):
-    tmp_path = isolated_results
-    if TINY.name not in EXPERIMENTS:
-        register(TINY)
-    yield tmp_path
-    EXPERIMENTS.pop(TINY.name, None)
+def sandbox(isolated_results, registered):
+    registered(TINY)
+    return isolated_results
 
 
 def test_registry_errors_name_the_value():
@@ -159,19 +147,14 @@ def test_budget_estimates_follow_the_flop_formula():
 
 def test_cli_run_under_torchrun_matches_one_process(sandbox):
     """Scaling out: the same command under torchrun (2 CPU processes, gloo) gives the same log."""
-    import subprocess
-    import sys
-
     single = run_experiment(TINY.name, "full", 0, progress=False)
     env = dict(os.environ, VITCOURSE_RESULTS=str(sandbox / "ddp"), PYTHONPATH=str(REPO))
-    code = ("import sys; from vitcourse.experiments import register, EXPERIMENTS; "
-            "import tests.test_experiments as t; register(t.TINY); "
+    code = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); from helpers import TINY; "
+            "from vitcourse.experiments import register; register(TINY); "
             "from vitcourse.__main__ import main; sys.exit(main(sys.argv[1:]))")
     script = sandbox / "cli.py"
     script.write_text(code)
-    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                          str(script), "run", TINY.name, "--profile", "full", "--seed", "0"],
-                         env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    out = torchrun([str(script), "run", TINY.name, "--profile", "full", "--seed", "0"], env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.count("finished") == 1  # rank 0 alone reports
     ddp = json.loads((sandbox / "ddp" / TINY.name / "full/seed0/run.json").read_text())
@@ -181,20 +164,17 @@ def test_cli_run_under_torchrun_matches_one_process(sandbox):
         assert abs(a["test_acc"] - b["test_acc"]) < 1e-3
 
 
-def test_suite_reports_a_diverged_run_and_moves_on(sandbox):
+def test_suite_reports_a_diverged_run_and_moves_on(sandbox, registered):
     blowup = Experiment(
         name="_test_blowup", chapter="tests", description="a learning rate that diverges",
         base=dict(TINY.base, train=dict(TINY.base["train"], lr=1e6, grad_clip=None, log_every=1)),
         seeds={"smoke": (0,), "full": (0,)})
-    register(blowup)
-    try:
-        summary = run_suite("full", minutes=5, names=[blowup.name, TINY.name], progress=False)
-        assert summary["diverged"] == [(blowup.name, 0)]
-        assert (TINY.name, 0) in summary["finished"] and summary["pending"] == []
-        again = run_suite("full", minutes=5, names=[blowup.name], progress=False)
-        assert again["finished"] == [] and again["diverged"] == [(blowup.name, 0)]
-    finally:
-        EXPERIMENTS.pop(blowup.name, None)
+    registered(blowup)
+    summary = run_suite("full", minutes=5, names=[blowup.name, TINY.name], progress=False)
+    assert summary["diverged"] == [(blowup.name, 0)]
+    assert (TINY.name, 0) in summary["finished"] and summary["pending"] == []
+    again = run_suite("full", minutes=5, names=[blowup.name], progress=False)
+    assert again["finished"] == [] and again["diverged"] == [(blowup.name, 0)]
 
 
 def test_transfer_and_imbalance_chapters_fit_their_gpu_budget():
@@ -264,7 +244,7 @@ def test_a_run_of_an_older_spec_is_never_taken_for_the_current_one(sandbox):
     assert spec_differences({"a": [0.8, 1.0]}, {"a": (0.8, 1.0)}) == []
 
 
-def test_a_whole_job_run_waits_for_a_job_it_fits_in(sandbox, monkeypatch):
+def test_a_whole_job_run_waits_for_a_job_it_fits_in(sandbox, registered, monkeypatch):
     """The headline run is never started split across GPU jobs: with too little time left the
     suite defers it and runs the others; given the time, it starts."""
     import dataclasses
@@ -272,15 +252,12 @@ def test_a_whole_job_run_waits_for_a_job_it_fits_in(sandbox, monkeypatch):
     from vitcourse.experiments import budget
 
     headline = dataclasses.replace(TINY, name="_test_headline", whole_job=True)
-    register(headline)
+    registered(headline)
     # pretend the headline needs 6 GPU-minutes per seed (it really trains in seconds here)
     monkeypatch.setattr(budget, "experiment_gpu_minutes", lambda exp: 12.0 if exp.whole_job else 0.1)
-    try:
-        summary = run_suite("full", minutes=2, names=[headline.name, TINY.name], progress=False)
-        assert summary["deferred"] == [(headline.name, 0), (headline.name, 1)]
-        assert (TINY.name, 0) in summary["finished"]
-        summary = run_suite("full", minutes=7, names=[headline.name], progress=False)
-        assert summary["deferred"] == [] and (headline.name, 0) in summary["finished"]
-    finally:
-        EXPERIMENTS.pop(headline.name, None)
+    summary = run_suite("full", minutes=2, names=[headline.name, TINY.name], progress=False)
+    assert summary["deferred"] == [(headline.name, 0), (headline.name, 1)]
+    assert (TINY.name, 0) in summary["finished"]
+    summary = run_suite("full", minutes=7, names=[headline.name], progress=False)
+    assert summary["deferred"] == [] and (headline.name, 0) in summary["finished"]
     assert get_experiment("recipe_7_long").whole_job and not get_experiment("recipe_6_stochastic_depth").whole_job

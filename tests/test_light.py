@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vitcourse.experiments import EXPERIMENTS, Experiment, get_experiment, load_trained_model, register, run_experiment
+from vitcourse.experiments import Experiment, get_experiment, load_trained_model, run_experiment
 from vitcourse.experiments import paths
-from vitcourse.experiments.budget import ASSUMED_TFLOPS, CIFAR10_TRAIN, experiment_gpu_minutes, forward_flops
+from vitcourse.experiments.budget import ASSUMED_TFLOPS, experiment_gpu_minutes, forward_flops, images_per_epoch
 from vitcourse.inspect import check_arrays, load_arrays
 from vitcourse.light import (DistilledViT, distillation_loss, distillation_objective, format_rows,
                              head_importance, linear_layer_counts, mask_heads, mfu, model_flops, part3_rows,
@@ -21,6 +21,7 @@ from vitcourse.light import record
 from vitcourse.light.speed import SpeedConfig
 from vitcourse.models import ViT, resnet18
 
+from helpers import MICRO_DATA, MICRO_MODEL, MICRO_TRAIN
 from test_inspect import fake_dataset, tiny_vit
 
 
@@ -188,7 +189,7 @@ def test_chapters_6_and_7_fit_in_10_h100_minutes():
         if "teacher" in task:
             full = get_experiment(name).profile("full")
             teacher = get_experiment(task["teacher"]).profile("full")
-            images = CIFAR10_TRAIN * full["data"].get("fraction", 1.0) * full["train"]["epochs"]
+            images = images_per_epoch(full["data"]) * full["train"]["epochs"]
             teacher_minutes += forward_flops(teacher["model"], 32) * images / (ASSUMED_TFLOPS * 1e12) / 60
     assert teacher_minutes > 0
     assert total + teacher_minutes + SPEED_SWEEP_MINUTES <= 10.0, (total, teacher_minutes)
@@ -196,27 +197,18 @@ def test_chapters_6_and_7_fit_in_10_h100_minutes():
 
 TEACHER = Experiment(
     name="_test_teacher", chapter="tests", description="micro ViT teacher",
-    base=dict(model=dict(arch="vit", patch_size=8, dim=32, depth=1, heads=2, mlp_ratio=2.0),
-              data=dict(dataset="cifar10", fraction=0.01, augment="basic"),
-              train=dict(epochs=1, batch_size=50, warmup_epochs=0, amp="none")))
+    base=dict(model=MICRO_MODEL, data=MICRO_DATA, train=MICRO_TRAIN))
 STUDENT = Experiment(
     name="_test_student", chapter="Part III: tests", description="micro DeiT student",
-    base=dict(model=dict(arch="vit", patch_size=8, dim=32, depth=1, heads=2, mlp_ratio=2.0),
-              data=dict(dataset="cifar10", fraction=0.01, augment="basic"),
-              train=dict(epochs=1, batch_size=50, warmup_epochs=0, amp="none"),
+    base=dict(model=MICRO_MODEL, data=MICRO_DATA, train=MICRO_TRAIN,
               task=dict(name="deit_distill", teacher="_test_teacher", kind="soft", alpha=0.5, tau=2.0,
                         eval_images=100)))
 
 
 @pytest.fixture
-def sandbox(isolated_results):
-    tmp_path = isolated_results
-    for exp in (TEACHER, STUDENT):
-        if exp.name not in EXPERIMENTS:
-            register(exp)
-    yield tmp_path
-    for exp in (TEACHER, STUDENT):
-        EXPERIMENTS.pop(exp.name, None)
+def sandbox(isolated_results, registered):
+    registered(TEACHER, STUDENT)
+    return isolated_results
 
 
 def test_tasks_rebuild_structure_without_a_teacher(sandbox):

@@ -272,13 +272,13 @@ def test_online_experiments_stay_out_of_the_offline_suite(monkeypatch):
 
 # ---- tasks end to end on the offline CIFAR-10 copy ----------------------------------------------
 
-from vitcourse.experiments import EXPERIMENTS, Experiment, register  # noqa: E402
+from helpers import MICRO_DATA, MICRO_TRAIN  # noqa: E402
+from helpers import MICRO_MODEL as MICRO  # noqa: E402
+from vitcourse.experiments import EXPERIMENTS, Experiment  # noqa: E402
 
-MICRO = dict(arch="vit", patch_size=8, dim=32, depth=1, heads=2, mlp_ratio=2.0)
-MICRO_TRAIN = dict(epochs=1, batch_size=50, warmup_epochs=0, amp="none")
 PAIR = [
     Experiment(name="_t_pre", chapter="tests", description="micro MAE pre-training",
-               base=dict(model=MICRO, data=dict(dataset="cifar10", fraction=0.01, augment="basic"),
+               base=dict(model=MICRO, data=MICRO_DATA,
                          train=MICRO_TRAIN, task=dict(name="mae_pretrain", decoder_dim=16,
                                                       decoder_depth=1, decoder_heads=2))),
     Experiment(name="_t_ft", chapter="tests", description="micro fine-tuning, encoder at lr/100",
@@ -289,13 +289,9 @@ PAIR = [
 
 
 @pytest.fixture
-def sandbox(isolated_results):
-    tmp_path = isolated_results
-    for exp in PAIR:
-        register(exp)
-    yield tmp_path
-    for exp in PAIR:
-        EXPERIMENTS.pop(exp.name, None)
+def sandbox(isolated_results, registered):
+    registered(*PAIR)
+    return isolated_results
 
 
 def test_finetune_runs_its_smoke_pretraining_and_starts_from_its_encoder(sandbox):

@@ -2,9 +2,8 @@
 
 import os
 import re
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO
 
 
 def _readme_commands() -> list[str]:

@@ -39,8 +39,8 @@ from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
 
 import pytest
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "tests" / "artifacts"
 SCREENSHOT = ARTIFACTS / "site-patches.png"
 SCREENSHOT_PAGE = "notebooks/patches.html"
@@ -66,7 +66,6 @@ class BookBuild:
     returncode: int
     output: str  # stdout and stderr of the build, interleaved
     html_dir: Path
-    seconds: float
 
 
 def _jupyter_book_executable() -> str:
@@ -87,12 +86,11 @@ def book_build(tmp_path_factory) -> BookBuild:
         "-W", "-n", "--keep-going",  # every warning reported, and any warning fails the build
     ]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    start = time.monotonic()
     proc = subprocess.run(
         command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, timeout=BUILD_TIMEOUT_S,
     )
-    return BookBuild(proc.returncode, proc.stdout, out / "_build" / "html", time.monotonic() - start)
+    return BookBuild(proc.returncode, proc.stdout, out / "_build" / "html")
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -197,7 +195,6 @@ class SiteCrawl:
     link_problems: list[str] = field(default_factory=list)
     links_checked: int = 0
     images_checked: int = 0
-    seconds: float = 0.0
 
 
 class _RefreshParser(HTMLParser):
@@ -262,7 +259,6 @@ def _target_file(html_dir: Path, url: str) -> Path | None:
 def crawl(book_build, site_url, browser) -> SiteCrawl:
     from selenium.common.exceptions import WebDriverException
 
-    start = time.monotonic()
     html_dir = book_build.html_dir
     result = SiteCrawl(base=site_url, pages=_built_pages(html_dir))
     origin = urlsplit(site_url).netloc
@@ -339,7 +335,6 @@ def crawl(book_build, site_url, browser) -> SiteCrawl:
             where = "on the same page" if target == page_url else f"on {target[len(site_url):]}"
             result.link_problems.append(f"{page}: link {raw!r}: no element with id {fragment!r} {where}")
 
-    result.seconds = time.monotonic() - start
     return result
 
 

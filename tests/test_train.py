@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 import torch
 from safetensors.torch import load_file
 from torch import nn
@@ -26,7 +27,6 @@ from vitcourse.train import (ConfigMismatch, InMemoryLoader, ResumeMismatch, Tra
 from vitcourse.train.optim import Schedule
 
 THIS_FILE = Path(__file__).resolve()
-REPO = THIS_FILE.parents[1]
 TIMING_KEYS = {"train_time_s", "images_per_s", "eval_time_s", "epoch_time_s"}
 NUM_CLASSES = 3
 
@@ -259,7 +259,8 @@ def test_sgd_with_batchnorm_resumes_exactly(tmp_path):
 
 
 KILL_SCRIPT = """
-import importlib.util, sys
+import importlib.util, os, sys
+sys.path.insert(0, os.path.dirname({test_file!r}))  # the tests' shared helpers module
 spec = importlib.util.spec_from_file_location("test_train", {test_file!r})
 t = importlib.util.module_from_spec(spec); spec.loader.exec_module(t)
 t.run({run_dir!r}, t.CrashingLoader, crash_at=(2, 2), marker={marker!r})

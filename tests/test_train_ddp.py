@@ -6,19 +6,14 @@ metrics and final weights must agree to float32 precision, and the test set (50 
 partial last batch) must be counted exactly once.
 """
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
+from helpers import torchrun as launch
 from safetensors.torch import load_file
 
 from vitcourse.train import fit, latest_checkpoint, read_run_log
 from vitcourse.train.ddp_selftest import TEST_SIZE, TRAIN_SIZE, selftest_parts
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def model_tensors(run_dir):
@@ -27,13 +22,7 @@ def model_tensors(run_dir):
 
 
 def torchrun(run_dir, *args):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
-    # --standalone picks a free port, so parallel test runs cannot collide.
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "vitcourse.train.ddp_selftest", str(run_dir), *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    done = launch(["-m", "vitcourse.train.ddp_selftest", str(run_dir), *args])
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
