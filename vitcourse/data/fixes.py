@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vitcourse import REPO_ROOT
+
 from .errors import DatasetNotFoundError
 from .specs import DatasetSpec
 
 # Where the course keeps offline copies next to a checkout (see ../shared/data/README.md).
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 _KNOWN_COPIES = {
-    "cifar10": [_REPO_ROOT.parent / "shared/data/cifar10-jpeg75.tar.gz"],
+    "cifar10": [REPO_ROOT.parent / "shared/data/cifar10-jpeg75.tar.gz"],
     "fashion_mnist": [Path("/usr/share/datasets/fashion-mnist")],
 }
 

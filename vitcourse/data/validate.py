@@ -6,11 +6,11 @@ from pathlib import Path
 
 import torch
 
+from .cifar_formats import Splits
 from .dataset import ImageDataset
 from .fixes import dataset_error
 from .specs import DatasetSpec
 
-Splits = dict[str, tuple[torch.Tensor, torch.Tensor]]
 
 
 def split_problems(labels: torch.Tensor, spec: DatasetSpec, split: str) -> list[str]:

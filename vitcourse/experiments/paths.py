@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from vitcourse import REPO_ROOT
 
 
 def results_root(profile: str) -> Path:

@@ -8,12 +8,13 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+
+from vitcourse import REPO_ROOT
 from typing import Any
 
 import torch
 
 # The repository root, when the package is used from a checkout (the editable install).
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def current_command() -> str:
@@ -75,7 +76,7 @@ def device_name(device: torch.device) -> str:
     return cpu_name()
 
 
-def git_info(repo: Path = _REPO_ROOT) -> dict[str, Any]:
+def git_info(repo: Path = REPO_ROOT) -> dict[str, Any]:
     """Commit hash and whether tracked files differ from it; ``None`` values outside a checkout."""
     def git(*args: str) -> str | None:
         try:
