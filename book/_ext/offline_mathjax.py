@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import tempfile
 from pathlib import Path
 
 COMPONENT = "tex-svg.js"
@@ -27,14 +26,20 @@ def component_file() -> Path:
     return path
 
 
-def _publish(app, config) -> None:
-    static = Path(tempfile.mkdtemp(prefix="vitcourse-mathjax-"))
-    (static / "mathjax").mkdir()
-    shutil.copy2(component_file(), static / "mathjax" / COMPONENT)
-    config.html_static_path = list(config.html_static_path) + [str(static)]
+def _use_local_mathjax(app, config) -> None:
     config.mathjax_path = f"mathjax/{COMPONENT}"
 
 
+def _publish(app, exception) -> None:
+    """Copy the component into the built site once the HTML is written."""
+    if exception is None and app.builder.format == "html":
+        target = Path(app.outdir) / "_static" / "mathjax"
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(component_file(), target / COMPONENT)
+
+
 def setup(app):
-    app.connect("config-inited", _publish)
+    component_file()  # fail at start-up, not after the build, when the package is missing
+    app.connect("config-inited", _use_local_mathjax)
+    app.connect("build-finished", _publish)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
