@@ -12,11 +12,11 @@ def main(argv=None) -> int:
     sub.add_parser("list", help="the registered experiments and their status")
     run = sub.add_parser("run", help="run (or resume) one experiment")
     run.add_argument("name")
-    run.add_argument("--profile", default="smoke", choices=["smoke", "full"])
+    run.add_argument("--profile", default="smoke", choices=["smoke", "cpu", "full"])
     run.add_argument("--seed", type=int, default=None)
     run.add_argument("--device", default=None)
     suite = sub.add_parser("suite", help="run pending experiments until a time budget is spent")
-    suite.add_argument("--profile", default="full", choices=["smoke", "full"])
+    suite.add_argument("--profile", default="full", choices=["smoke", "cpu", "full"])
     suite.add_argument("--minutes", type=float, default=9.0)
     suite.add_argument("--only", nargs="*", default=None, help="experiment names (default: all)")
     suite.add_argument("--device", default=None)
@@ -54,10 +54,10 @@ def main(argv=None) -> int:
         total = 0.0
         for name, exp in EXPERIMENTS.items():
             status = " ".join(f"{p}:{sum(is_finished(name, p, s) for s in exp.seeds_for(p))}/{len(exp.seeds_for(p))}"
-                              for p in ("smoke", "full"))
+                              for p in ("smoke", "cpu", "full") if exp.has_profile(p))
             minutes = experiment_gpu_minutes(exp)
             total += minutes
-            print(f"{name:28s} {status:22s} ~{minutes:5.1f} GPU-min  {exp.chapter} — {exp.description}")
+            print(f"{name:28s} {status:30s} ~{minutes:5.1f} GPU-min  {exp.chapter} — {exp.description}")
         print(f"estimated full-profile total: ~{total:.0f} GPU-minutes on an H100 (see vitcourse/experiments/budget.py)")
         return 0
     if args.cmd == "run":

@@ -1,11 +1,12 @@
-"""The one switch a chapter notebook needs: VITCOURSE_PROFILE=smoke (default) or full.
+"""The one switch a chapter notebook needs: VITCOURSE_PROFILE=smoke (default), cpu or full.
 
 smoke: the chapter's experiments run live in their smoke profile (CPU, seconds), and the committed
-       full-profile results in data/results/ are loaded for the figures where they exist.
-full:  a reader with a GPU runs the chapter's pending full experiments (finished ones are
-       skipped), then the same figures are drawn from the fresh results.
-Either way `ChapterResults.for_plot(name)` says whether a figure shows real results or smoke runs,
-so the chapter can label them honestly.
+       cpu- and full-profile results in data/results/ are loaded for the figures where they exist.
+cpu:   a reader without a GPU runs the chapter's pending CPU-scale experiments (finished ones are
+       skipped), then the figures are drawn from them.
+full:  a reader with a GPU runs the chapter's pending full experiments, likewise.
+Either way `ChapterResults.for_plot(name)` gives the best results that exist (full, else cpu, else
+smoke) and `scale(name)` says which, so the chapter labels every figure honestly.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from .spec import PROFILES
 def notebook_profile() -> str:
     profile = os.environ.get("VITCOURSE_PROFILE", "smoke")
     if profile not in PROFILES:
-        raise ValueError(f"VITCOURSE_PROFILE={profile!r}: use 'smoke' (CPU, the default) or 'full' (GPU).")
+        raise ValueError(f"VITCOURSE_PROFILE={profile!r}: use 'smoke' (the default), 'cpu' "
+                         f"(laptop-scale results) or 'full' (GPU).")
     return profile
 
 
@@ -30,16 +32,24 @@ def notebook_profile() -> str:
 class ChapterResults:
     smoke: dict[str, list[Run]] = field(default_factory=dict)
     full: dict[str, list[Run]] = field(default_factory=dict)
+    cpu: dict[str, list[Run]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
+    def scale(self, name: str) -> str:
+        """Which profile's results a figure of `name` shows: 'full', else 'cpu', else 'smoke'."""
+        for profile in ("full", "cpu"):
+            if getattr(self, profile).get(name):
+                return profile
+        return "smoke"
+
     def for_plot(self, name: str) -> tuple[list[Run], bool]:
-        """(runs, is_smoke): the full results when they exist, else the smoke runs."""
-        if self.full.get(name):
-            return self.full[name], False
-        return self.smoke.get(name, []), True
+        """(runs, is_smoke): the full results when they exist, else the cpu ones, else the smoke runs."""
+        profile = self.scale(name)
+        return getattr(self, profile).get(name, []), profile == "smoke"
 
     def pending_full(self) -> list[str]:
-        return [n for n in self.smoke if not self.full.get(n)]
+        names = dict.fromkeys([*self.smoke, *self.cpu, *self.full])   # chapter order, no repeats
+        return [n for n in names if not self.full.get(n)]
 
 
 def chapter_results(names, profile: str | None = None, progress: bool = False,
@@ -53,12 +63,14 @@ def chapter_results(names, profile: str | None = None, progress: bool = False,
     out = ChapterResults()
     for name in names:
         exp = get_experiment(name)
-        if profile == "full":
-            for seed in exp.seeds_for("full"):
-                run_experiment(name, "full", seed, progress=progress)
+        if profile in ("cpu", "full"):
+            for seed in exp.seeds_for(profile):
+                run_experiment(name, profile, seed, progress=progress)
         elif name in smoke_names:
             for seed in exp.seeds_for("smoke"):
                 run_experiment(name, "smoke", seed, progress=progress)
             out.smoke[name] = load_runs(name, "smoke", problems=out.problems)
+        if exp.has_profile("cpu"):
+            out.cpu[name] = load_runs(name, "cpu", problems=out.problems)
         out.full[name] = load_runs(name, "full", problems=out.problems)
     return out

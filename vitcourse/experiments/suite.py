@@ -57,7 +57,7 @@ def run_suite(profile: str = "full", minutes: float = 9.0, names=None, device=No
             stopped.append((name, seed))
             continue
         exp = EXPERIMENTS[name]
-        if exp.whole_job and run_status(name, profile, seed) is None:
+        if exp.whole_job and profile == "full" and run_status(name, profile, seed) is None:
             need_s = 60 * experiment_gpu_minutes(exp) / max(len(exp.seeds_for(profile)), 1)
             if need_s > left:   # wait for a job of its own rather than start it split
                 deferred.append((name, seed))
