@@ -25,6 +25,6 @@ register(Experiment(
     # model that Part II and the inspection chapter analyse.
     cpu=dict(
         model=dict(dim=128, depth=6, heads=4),
-        train=dict(epochs=6, batch_size=128, warmup_epochs=1, amp="none", log_every=50),
+        train=dict(epochs=6, batch_size=256, warmup_epochs=1, amp="none", log_every=50),
     ),
 ))
