@@ -9,17 +9,24 @@ import sys
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vitcourse", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("list", help="the registered experiments and their status")
+    listing = sub.add_parser("list", help="the registered experiments and their status")
+    listing.add_argument("--profile", default=None, choices=["cpu"],
+                         help="cpu: only the experiments with a cpu profile, with estimated CPU minutes")
     run = sub.add_parser("run", help="run (or resume) one experiment")
     run.add_argument("name")
     run.add_argument("--profile", default="smoke", choices=["smoke", "cpu", "full"])
     run.add_argument("--seed", type=int, default=None)
     run.add_argument("--device", default=None)
+    run.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
     suite = sub.add_parser("suite", help="run pending experiments until a time budget is spent")
     suite.add_argument("--profile", default="full", choices=["smoke", "cpu", "full"])
     suite.add_argument("--minutes", type=float, default=9.0)
     suite.add_argument("--only", nargs="*", default=None, help="experiment names (default: all)")
     suite.add_argument("--device", default=None)
+    suite.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
+    suite.add_argument("--workers", type=int, default=1,
+                       help="run the pending experiments in this many processes at once, split by "
+                            "estimated minutes (a CPU runs two one-thread workers faster than one)")
     bench = sub.add_parser("bench", help="throughput: vitcourse vs timm, compile, attention, pipeline")
     bench.add_argument("--device", default=None)
     bench.add_argument("--batch", type=int, default=None)
@@ -32,6 +39,10 @@ def main(argv=None) -> int:
                            help="exercise torch.compile (default: on for CUDA, off for CPU)")
     sub.add_parser("calibrate", help="GPU-time estimate vs the measured full runs; fitted constants")
     args = parser.parse_args(argv)
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     if args.cmd == "calibrate":
         from vitcourse.experiments.calibrate import report
@@ -51,6 +62,18 @@ def main(argv=None) -> int:
         from vitcourse.experiments.budget import experiment_gpu_minutes
         from vitcourse.experiments.results import is_finished
 
+        if args.profile == "cpu":
+            from vitcourse.experiments.budget import experiment_cpu_minutes
+
+            total = 0.0
+            for name, exp in EXPERIMENTS.items():
+                if exp.has_profile("cpu"):
+                    done = sum(is_finished(name, "cpu", s) for s in exp.seeds_for("cpu"))
+                    minutes = experiment_cpu_minutes(exp)
+                    total += minutes
+                    print(f"{name:28s} cpu:{done}/{len(exp.seeds_for('cpu'))}  ~{minutes:4.1f} CPU-min  {exp.chapter}")
+            print(f"total: {total:.0f} estimated minutes on two CPU cores")
+            return 0
         total = 0.0
         for name, exp in EXPERIMENTS.items():
             status = " ".join(f"{p}:{sum(is_finished(name, p, s) for s in exp.seeds_for(p))}/{len(exp.seeds_for(p))}"
@@ -72,6 +95,8 @@ def main(argv=None) -> int:
                   f"wall time {log.get('wall_time_s', 0):.1f} s")
         return 0 if log["status"] == "finished" else 1
     if args.cmd == "suite":
+        if args.workers > 1:
+            return _parallel_suite(args)
         from vitcourse.experiments import run_suite
 
         summary = run_suite(args.profile, args.minutes, args.only, device=args.device)
@@ -91,6 +116,26 @@ def main(argv=None) -> int:
         print(format_report(run_bench(args.device, args.batch, args.steps, args.compile)))
         return 0
     return 2
+
+
+def _parallel_suite(args) -> int:
+    """`suite --workers N`: N child suites, each on its own share of the pending runs."""
+    import subprocess
+
+    from vitcourse.experiments.suite import split_for_workers
+
+    shares = split_for_workers(args.profile, args.workers, args.only)
+    threads = args.threads or 1
+    children = []
+    for share in shares:
+        cmd = [sys.executable, "-m", "vitcourse", "suite", "--profile", args.profile, "--minutes",
+               str(args.minutes), "--threads", str(threads), "--only", *share]
+        if args.device:
+            cmd += ["--device", args.device]
+        print(f"worker {len(children) + 1}: {' '.join(share)}", flush=True)
+        children.append(subprocess.Popen(cmd))
+    codes = [child.wait() for child in children]
+    return max(codes, default=0)
 
 
 if __name__ == "__main__":

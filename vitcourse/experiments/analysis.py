@@ -71,33 +71,35 @@ def plan_epochs(spec: dict, minutes: float, seeds: int = 1, multiple: int = 1) -
 # Choosing what a figure shows
 @dataclass
 class FigureData:
-    """What one figure shows: label -> runs, whether they are smoke runs, and what is missing."""
+    """What one figure shows: label -> runs, at which scale, and what is missing."""
 
     groups: dict[str, list[Run]]
     smoke: bool
-    pending: list[str] = field(default_factory=list)   # labels with no full result yet
+    pending: list[str] = field(default_factory=list)   # labels with no result at the figure's scale
+    scale: str = "full"                                # "full" (GPU), "cpu" or "smoke"
 
     @property
     def title_prefix(self) -> str:
-        return "SMOKE RUNS (not results): " if self.smoke else ""
+        return {"smoke": "SMOKE RUNS (not results): ", "cpu": "CPU scale: "}.get(self.scale, "")
 
     def runs(self) -> list[Run]:
         return [r for runs in self.groups.values() for r in runs]
 
 
 def figure_data(results: ChapterResults, labels: dict[str, str]) -> FigureData:
-    """Choose honestly between full and smoke results for a figure of `labels` (name -> label).
+    """Choose honestly between full, cpu and smoke results for a figure of `labels` (name -> label).
 
-    Full and smoke numbers are never mixed in one figure: as soon as any full result exists the
-    figure shows the full results only (and lists the pending ones); before that, it shows the
-    smoke runs, flagged so the caller labels them.
+    Scales are never mixed in one figure: as soon as any full (GPU) result exists the figure shows
+    the full results only (and lists the pending ones); else, if any cpu result exists, the
+    cpu-scale results only; before that, the smoke runs, flagged so the caller labels them.
     """
-    full = {labels[n]: results.full.get(n, []) for n in labels}
-    pending = [label for label, runs in full.items() if not runs]
-    if len(pending) < len(full):
-        return FigureData({k: v for k, v in full.items() if v}, smoke=False, pending=pending)
+    for scale in ("full", "cpu"):
+        found = {labels[n]: getattr(results, scale).get(n, []) for n in labels}
+        pending = [label for label, runs in found.items() if not runs]
+        if len(pending) < len(found):
+            return FigureData({k: v for k, v in found.items() if v}, smoke=False, pending=pending, scale=scale)
     smoke = {labels[n]: results.smoke.get(n, []) for n in labels if results.smoke.get(n)}
-    return FigureData(smoke, smoke=True, pending=pending)
+    return FigureData(smoke, smoke=True, pending=[labels[n] for n in labels], scale="smoke")
 
 
 # ---------------------------------------------------------------------------------------------

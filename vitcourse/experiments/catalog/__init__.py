@@ -9,3 +9,7 @@ from . import part3_inspect  # noqa: F401
 from . import part3_light  # noqa: F401
 from . import part3_transfer  # noqa: F401
 from . import part3_imbalance  # noqa: F401
+
+from .cpu_scale import attach_cpu_profiles  # noqa: E402  (after every experiment exists)
+
+attach_cpu_profiles()

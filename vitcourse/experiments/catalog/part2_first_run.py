@@ -20,11 +20,4 @@ register(Experiment(
         data=dict(fraction=0.05),
         train=dict(epochs=3, batch_size=128, warmup_epochs=1, log_every=10),
     ),
-    # Laptop scale: the same recipe on all 50,000 training images, narrower (D=128, 4 heads) and
-    # short (6 epochs), so two CPU cores finish it in under 20 minutes. Its weights are the trained
-    # model that Part II and the inspection chapter analyse.
-    cpu=dict(
-        model=dict(dim=128, depth=6, heads=4),
-        train=dict(epochs=6, batch_size=256, warmup_epochs=1, amp="none", log_every=50),
-    ),
 ))
