@@ -12,9 +12,13 @@ def main(argv=None) -> int:
     listing = sub.add_parser("list", help="the registered experiments and their status")
     listing.add_argument("--profile", default=None, choices=["cpu"],
                          help="cpu: only the experiments with a cpu profile, with estimated CPU minutes")
-    run = sub.add_parser("run", help="run (or resume) one experiment")
-    run.add_argument("name")
-    run.add_argument("--profile", default="smoke", choices=["smoke", "cpu", "full"])
+    run = sub.add_parser("run", help="run (or resume) one experiment",
+                         description="Run (or resume) one registered experiment. `python -m vitcourse list` "
+                                     "shows the experiment names and `list --profile cpu` those with a cpu profile.")
+    run.add_argument("name", help="a registered experiment (see `python -m vitcourse list`)")
+    run.add_argument("--profile", default="smoke", choices=["smoke", "cpu", "full"],
+                     help="smoke (default: seconds, proves the code runs), cpu (laptop-scale result) "
+                          "or full (one GPU)")
     run.add_argument("--seed", type=int, default=None)
     run.add_argument("--device", default=None)
     run.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
