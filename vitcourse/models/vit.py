@@ -25,6 +25,28 @@ def _pair(size) -> tuple[int, int]:
     return (size, size) if isinstance(size, int) else tuple(size)
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_arguments(*, image_size, mlp_ratio, dropout, attn_dropout, drop_path, **counts) -> None:
+    """One clear error naming the bad value and the fix, before any layer is built."""
+    sizes = [image_size] if _is_int(image_size) else list(image_size) if isinstance(image_size, (tuple, list)) else None
+    if not sizes or len(sizes) > 2 or not all(_is_int(v) and v > 0 for v in sizes):
+        raise ValueError(f"image_size={image_size!r}: give a positive int (square images) or a "
+                         f"(height, width) pair of ints, e.g. image_size=32.")
+    minimum = {"num_classes": 0}   # 0: no classification head (features only), as in timm
+    for name, value in counts.items():
+        low = minimum.get(name, 1)
+        if not _is_int(value) or value < low:
+            raise ValueError(f"{name}={value!r} must be an int >= {low}.")
+    if not mlp_ratio > 0:
+        raise ValueError(f"mlp_ratio={mlp_ratio!r} must be positive (the paper uses 4.0).")
+    for name, p in (("dropout", dropout), ("attn_dropout", attn_dropout), ("drop_path", drop_path)):
+        if not 0 <= p < 1:
+            raise ValueError(f"{name}={p!r} must be a probability in [0, 1).")
+
+
 class ViT(nn.Module):
     def __init__(self, image_size=224, patch_size: int = 16, in_channels: int = 3, num_classes: int = 1000,
                  dim: int = 768, depth: int = 12, heads: int = 12, mlp_ratio: float = 4.0, *,
@@ -34,6 +56,9 @@ class ViT(nn.Module):
                  prenorm: bool = True, norm_eps: float = 1e-6, norm_after_pool: bool = False,
                  patch_embed: str = "conv", fused_attention: bool = True):
         super().__init__()
+        _check_arguments(image_size=image_size, patch_size=patch_size, in_channels=in_channels,
+                         num_classes=num_classes, dim=dim, depth=depth, heads=heads, mlp_ratio=mlp_ratio,
+                         dropout=dropout, attn_dropout=attn_dropout, drop_path=drop_path)
         if pool not in POOLS:
             raise ValueError(f"unknown pool={pool!r}: use 'cls' (the class token, the paper's default) "
                              f"or 'gap' (global average of the patch tokens).")
@@ -85,6 +110,13 @@ class ViT(nn.Module):
             raise ValueError(f"expected images of shape (batch, {self.in_channels}, {self.image_size[0]}, "
                              f"{self.image_size[1]}), got {tuple(images.shape)}: add a batch axis with "
                              f"images.unsqueeze(0) for a single image.")
+        if images.shape[1] != self.in_channels and images.shape[-1] == self.in_channels:
+            raise ValueError(f"images of shape {tuple(images.shape)} look channels-last (batch, height, width, "
+                             f"channels); the model takes (batch, channels, height, width): pass "
+                             f"images.permute(0, 3, 1, 2).")
+        if not images.is_floating_point():
+            raise ValueError(f"images are {images.dtype}; the model takes normalised floats: convert them, e.g. "
+                             f"vitcourse.data.normalised(images, mean, std) for uint8 pixels.")
         if images.shape[1] != self.in_channels:
             raise ValueError(f"images have {images.shape[1]} channels but the model was built with "
                              f"in_channels={self.in_channels}: convert the images or build ViT(in_channels="
