@@ -12,7 +12,7 @@ from torch import nn
 from vitcourse.experiments import Experiment, get_experiment, load_trained_model, run_experiment
 from vitcourse.experiments import paths
 from vitcourse.experiments.budget import ASSUMED_TFLOPS, experiment_gpu_minutes, forward_flops, images_per_epoch
-from vitcourse.inspect import check_arrays, load_arrays
+from vitcourse.interpret import check_arrays, load_arrays
 from vitcourse.light import (DistilledViT, distillation_loss, distillation_objective, format_rows,
                              head_importance, linear_layer_counts, mask_heads, mfu, model_flops, part3_rows,
                              peak_flops, prune_heads, pruning_order, quantize_linear_int8, rows_to_arrays,

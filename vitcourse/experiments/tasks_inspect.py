@@ -1,7 +1,7 @@
 """Tasks of Part III, chapters 6 and 7: inspect a trained model, distil a teacher into a ViT.
 
 - "inspect": plain classification; after training, save the arrays chapter 6 plots
-  (vitcourse.inspect.record) as inspection.npz in the run directory.
+  (vitcourse.interpret.record) as inspection.npz in the run directory.
 - "distill": train the student against a finished teacher experiment's model, with the soft
   (Hinton) or hard (DeiT) distillation loss; after training save distill.npz (student vs teacher)
   and, with `measure`, the compression and speed arrays of chapter 7 (light.npz).
@@ -27,8 +27,8 @@ def inspect_task(model, dataset=None, profile="smoke", seed=0, device="cpu", per
                  distance_images: int = 256, translation_images: int = 1000, pcs: int = 16,
                  shift_mode: str = "reflect"):
     def after_fit(trained, data, run_dir):
-        from vitcourse.inspect.arrays import save_arrays
-        from vitcourse.inspect.record import FILENAME, inspection_arrays
+        from vitcourse.interpret.arrays import save_arrays
+        from vitcourse.interpret.record import FILENAME, inspection_arrays
 
         arrays = inspection_arrays(trained, data, per_class=per_class, distance_images=distance_images,
                                    translation_images=translation_images, pcs=pcs, shift_mode=shift_mode)
@@ -85,7 +85,7 @@ def _distill_setup(student, dataset, profile, seed, device, teacher, kind, alpha
     teacher_model = ensure_teacher(teacher, profile, seed, device).to(device)
 
     def after_fit(trained, data, run_dir):
-        from vitcourse.inspect.arrays import save_arrays
+        from vitcourse.interpret.arrays import save_arrays
         from vitcourse.light import record
 
         save_arrays(run_dir / record.DISTILL_FILENAME,

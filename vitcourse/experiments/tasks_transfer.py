@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from vitcourse.data import GpuAugment, TensorLoader
-from vitcourse.inspect.arrays import save_arrays
+from vitcourse.interpret.arrays import save_arrays
 from vitcourse.pretrain import (LinearProbe, MaskedAutoencoder, MaskedPatchPrediction, RotationPrediction,
                                 ScaledUpdates, class_subset_objective, class_weights, confusion_matrix,
                                 head_prefixes, load_pretrained, ohem_objective, rotation_accuracy,

@@ -9,7 +9,7 @@ import copy
 import numpy as np
 import torch
 
-from vitcourse.inspect.arrays import Schema, load_run_arrays
+from vitcourse.interpret.arrays import Schema, load_run_arrays
 
 from .flops import vit_flops
 from vitcourse.data import normalised, spread_indices

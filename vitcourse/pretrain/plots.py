@@ -14,7 +14,7 @@ from .imbalance import per_class_accuracy
 def _read(path: Path | None):
     """The arrays of an .npz beside a run log; None if there is none yet, or (reported by name) if
     it is unreadable."""
-    from vitcourse.inspect.arrays import load_arrays
+    from vitcourse.interpret.arrays import load_arrays
 
     return load_arrays(path, {}) if path is not None and path.is_file() else None
 

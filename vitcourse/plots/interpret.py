@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vitcourse.plots.attention import overlay_attention, plot_attention_grid
+from .attention import overlay_attention, plot_attention_grid
 
 
 def _picture(image: np.ndarray) -> np.ndarray:
