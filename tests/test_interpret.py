@@ -9,12 +9,12 @@ from torch import nn
 
 from vitcourse.data.dataset import ImageDataset
 from vitcourse.data.specs import CIFAR10
-from vitcourse.interpret import (VIT_SCHEMA, attention_rollout, check_arrays, cls_attention_maps,
-                               cosine_similarity_matrix, inspection_arrays, load_arrays, load_run_arrays,
-                               mean_attention_distance, mean_pairwise_distance, patch_centres, patch_filters,
-                               position_table, principal_components, rollout_cls_map, save_arrays,
-                               shift_images, translation_test)
+from vitcourse.interpret import (VIT_SCHEMA, attention_rollout, cls_attention_maps, cosine_similarity_matrix,
+                                 inspection_arrays, mean_attention_distance, mean_pairwise_distance, patch_centres,
+                                 patch_filters, position_table, principal_components, rollout_cls_map,
+                                 shift_images, translation_test)
 from vitcourse.interpret.record import COMMON
+from vitcourse.lab.arrays import check_arrays, load_arrays, load_run_arrays, save_arrays
 from vitcourse.models import ViT, copy_conv_to_linear
 from vitcourse.plots import cls_attention
 

@@ -2,7 +2,7 @@
 and saved next to the run log, so the book can draw its figures without any weights.
 
 `inspection_arrays` works for a ViT and, with less to show, for a CNN (then only the
-translation test). `read_inspection` loads them back through schema validation.
+translation test). `vitcourse.lab.arrays.read_inspection` loads them back through schema validation.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import torch
 
 from vitcourse.data import normalised, spread_indices
 
-from .arrays import Schema, load_run_arrays
 from .attention import attention_stack, cls_rows_on_grid, rollout_on_grid
 from .distance import attention_distances
 from .embeddings import patch_filters, position_table, principal_components
@@ -21,19 +20,20 @@ from .translation import translation_test
 FILENAME = "inspection.npz"
 
 # What every file has (the translation test, which also runs on CNNs) ...
-COMMON: Schema = {
+# {key: (dtype kind, shape)}: what every file must hold (`vitcourse.lab.arrays` checks it).
+COMMON = {
     "shifts": ("i", ("S",)), "changed": ("f", ("S",)), "changed_by_direction": ("f", ("S", "dirs")),
     "shifted_accuracy": ("f", ("S",)), "base_accuracy": ("f", ()), "translation_images": ("i", ()),
 }
 # ... and what a ViT's file adds.
-VIT: Schema = {
+VIT = {
     "image_index": ("i", ("n",)), "images": ("u", ("n", "C", "H", "W")), "labels": ("i", ("n",)),
     "predictions": ("i", ("n",)), "cls_maps": ("f", ("n", "L", "heads", "h", "w")),
     "rollout": ("f", ("n", "h", "w")), "distances": ("f", ("L", "heads")),
     "distance_images": ("i", ()), "patch_size": ("i", ()), "position_table": ("f", ("N", "D")),
     "filter_pcs": ("f", ("k", "C", "P", "P")), "filter_pc_ratio": ("f", ("k",)),
 }
-VIT_SCHEMA: Schema = {**COMMON, **VIT}
+VIT_SCHEMA = {**COMMON, **VIT}
 
 
 def fixed_test_images(labels: torch.Tensor, per_class: int = 1) -> torch.Tensor:
@@ -83,8 +83,3 @@ def inspection_arrays(model, dataset, *, per_class: int = 1, distance_images: in
         "filter_pcs": filters_pc.numpy(), "filter_pc_ratio": ratio.numpy(),
     })
     return out
-
-
-def read_inspection(experiment: str, profile: str, vit: bool = True, problems: list[str] | None = None) -> dict:
-    """{seed: arrays} of an experiment's inspection files that pass validation."""
-    return load_run_arrays(experiment, profile, FILENAME, VIT_SCHEMA if vit else COMMON, problems)
