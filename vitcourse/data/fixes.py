@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from vitcourse import REPO_ROOT
@@ -28,11 +29,12 @@ def dataset_error(spec: DatasetSpec, problem: str, looked_for: str, where: str |
                   root: str | Path) -> DatasetNotFoundError:
     """The standard error for ``spec``; ``root`` is the loader's download/cache folder."""
     loader = f"load_{spec.name}"
+    unset = f"; unset {spec.env_var} first" if os.environ.get(spec.env_var) else ""
     fixes = [
-        f"go online: {loader}(root={str(root)!r}, download=True) downloads the original through "
-        f"torchvision (needs network access; unset {spec.env_var} and drop local= first)",
-        f"point at a local copy: export {spec.env_var}=/path/to/copy or pass "
-        f"{loader}(local='/path/to/copy'); the copy is {_LAYOUTS[spec.name]}",
+        f"point at a local copy: `export {spec.env_var}=/path/to/copy` before `python -m vitcourse` "
+        f"or a notebook (from Python: {loader}(local='/path/to/copy')); the copy is {_LAYOUTS[spec.name]}",
+        f"go online: with network access the original is downloaded through torchvision into "
+        f"{str(root)!r}{unset}",
     ]
     hints = [f"a copy exists at {p}: export {spec.env_var}={p}"
              for p in _KNOWN_COPIES.get(spec.name, []) if p.exists()]

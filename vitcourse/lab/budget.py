@@ -58,13 +58,49 @@ class CostTerms:
 
 def cost_terms(spec: dict, train_size: int = CIFAR10_TRAIN, image_size: int = 32) -> CostTerms:
     """The cost terms of one run of a resolved full profile {"model", "data", "train"}."""
+    images, tests, per_image = _passes(spec, train_size, image_size)
+    flops = per_image * (3 * images + CIFAR10_TEST * tests)
+    return CostTerms(flops / 1e12, spec["train"]["epochs"], bool(spec["train"].get("compile")))
+
+
+def test_passes(train: dict) -> int:
+    """Epochs that end with a test pass: every `eval_every`-th and the last."""
+    epochs, every = train["epochs"], train.get("eval_every", 1)
+    return epochs // every + (1 if epochs % every else 0)
+
+
+def _passes(spec: dict, train_size: int, image_size: int) -> tuple[float, int, float]:
+    """(training images seen, test passes over the 10,000 test images, forward FLOPs per image)."""
     data = spec["data"]
-    size = input_size(data, image_size)
-    epochs = spec["train"]["epochs"]
     evaluate = (spec.get("task") or {}).get("name", "classify") not in NO_TEST_PASS
-    images = images_per_epoch(data, train_size) * epochs
-    flops = forward_flops(spec["model"], size) * (3 * images + (CIFAR10_TEST * epochs if evaluate else 0))
-    return CostTerms(flops / 1e12, epochs, bool(spec["train"].get("compile")))
+    images = images_per_epoch(data, train_size) * spec["train"]["epochs"]
+    tests = test_passes(spec["train"]) if evaluate else 0
+    return images, tests, forward_flops(spec["model"], input_size(data, image_size))
+
+
+# The cpu profile's cost on a 2-core laptop-class CPU (fp32, eager). Fitted to two measured
+# training throughputs on the development machine (2-core Xeon, fp32, eager): ViT p4 D=128 depth 6 at
+# batch 256 (302 img/s) and ViT p4 D=64 depth 4 (844 img/s): time per training image = training
+# FLOPs / 133 GFLOP/s + 0.69 ms of per-image overhead that small models cannot hide; a test image
+# costs a third of both. Checked against the cpu run logs on the reproducing page.
+CPU_TFLOPS = 0.133
+CPU_IMAGE_OVERHEAD_S = 0.69e-3
+CPU_STARTUP_MIN = 0.1
+
+
+def estimate_cpu_minutes(spec: dict, seeds: int = 1, train_size: int = CIFAR10_TRAIN,
+                         image_size: int = 32) -> float:
+    """Minutes on two CPU cores for all seeds of a resolved cpu profile."""
+    images, tests, per_image = _passes(spec, train_size, image_size)
+    seen = images + CIFAR10_TEST * tests / 3
+    seconds = seen * (3 * per_image / (CPU_TFLOPS * 1e12) + CPU_IMAGE_OVERHEAD_S)
+    return seeds * (seconds / 60 + CPU_STARTUP_MIN)
+
+
+def experiment_cpu_minutes(exp) -> float:
+    if not exp.has_profile("cpu"):
+        return 0.0
+    return estimate_cpu_minutes(exp.profile("cpu"), seeds=len(exp.seeds_for("cpu")))
 
 
 def estimate_gpu_minutes(spec: dict, seeds: int = 1, train_size: int = CIFAR10_TRAIN,

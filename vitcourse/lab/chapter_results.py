@@ -1,12 +1,13 @@
-"""The one switch a chapter notebook needs: VITCOURSE_PROFILE=smoke (default) or full.
+"""The one switch a chapter notebook needs: VITCOURSE_PROFILE=smoke (default), cpu or full.
 
 smoke: the chapter's experiments run live in their smoke profile (CPU, seconds), and the committed
-       full-profile results in data/results/ are loaded for the figures where they exist.
-full:  a reader with a GPU runs the chapter's pending full experiments (finished ones are
-       skipped), then the same figures are drawn from the fresh results.
-Either way `ChapterResults.for_plot(name)` says whether a figure shows real results or smoke runs,
-so the chapter can label them honestly, and `figure_data` chooses between them for a figure of
-several experiments.
+       cpu- and full-profile results in data/results/ are loaded for the figures where they exist.
+cpu:   a reader without a GPU runs the chapter's pending CPU-scale experiments (finished ones are
+       skipped), then the figures are drawn from them.
+full:  a reader with a GPU runs the chapter's pending full experiments, likewise.
+Either way `ChapterResults.for_plot(name)` gives the best results that exist (full, else cpu, else
+smoke) and `scale(name)` says which, so the chapter labels every figure honestly;
+`figure_data` chooses likewise for a figure of several experiments.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from .experiment import PROFILES
 def notebook_profile() -> str:
     profile = os.environ.get("VITCOURSE_PROFILE", "smoke")
     if profile not in PROFILES:
-        raise ValueError(f"VITCOURSE_PROFILE={profile!r}: use 'smoke' (CPU, the default) or 'full' (GPU).")
+        raise ValueError(f"VITCOURSE_PROFILE={profile!r}: use 'smoke' (the default), 'cpu' "
+                         f"(laptop-scale results) or 'full' (GPU).")
     return profile
 
 
@@ -31,16 +33,24 @@ def notebook_profile() -> str:
 class ChapterResults:
     smoke: dict[str, list[Run]] = field(default_factory=dict)
     full: dict[str, list[Run]] = field(default_factory=dict)
+    cpu: dict[str, list[Run]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
+    def scale(self, name: str) -> str:
+        """Which profile's results a figure of `name` shows: 'full', else 'cpu', else 'smoke'."""
+        for profile in ("full", "cpu"):
+            if getattr(self, profile).get(name):
+                return profile
+        return "smoke"
+
     def for_plot(self, name: str) -> tuple[list[Run], bool]:
-        """(runs, is_smoke): the full results when they exist, else the smoke runs."""
-        if self.full.get(name):
-            return self.full[name], False
-        return self.smoke.get(name, []), True
+        """(runs, is_smoke): the full results when they exist, else the cpu ones, else the smoke runs."""
+        profile = self.scale(name)
+        return getattr(self, profile).get(name, []), profile == "smoke"
 
     def pending_full(self) -> list[str]:
-        return [n for n in self.smoke if not self.full.get(n)]
+        names = dict.fromkeys([*self.smoke, *self.cpu, *self.full])   # chapter order, no repeats
+        return [n for n in names if not self.full.get(n)]
 
 
 def chapter_results(names, profile: str | None = None, progress: bool = False,
@@ -54,43 +64,47 @@ def chapter_results(names, profile: str | None = None, progress: bool = False,
     out = ChapterResults()
     for name in names:
         exp = get_experiment(name)
-        if profile == "full":
-            for seed in exp.seeds_for("full"):
-                run_experiment(name, "full", seed, progress=progress)
+        if profile in ("cpu", "full"):
+            for seed in exp.seeds_for(profile):
+                run_experiment(name, profile, seed, progress=progress)
         elif name in smoke_names:
             for seed in exp.seeds_for("smoke"):
                 run_experiment(name, "smoke", seed, progress=progress)
             out.smoke[name] = load_runs(name, "smoke", problems=out.problems)
+        if exp.has_profile("cpu"):
+            out.cpu[name] = load_runs(name, "cpu", problems=out.problems)
         out.full[name] = load_runs(name, "full", problems=out.problems)
     return out
 
 
 @dataclass
 class FigureData:
-    """What one figure shows: label -> runs, whether they are smoke runs, and what is missing."""
+    """What one figure shows: label -> runs, at which scale, and what is missing."""
 
     groups: dict[str, list[Run]]
     smoke: bool
-    pending: list[str] = field(default_factory=list)   # labels with no full result yet
+    pending: list[str] = field(default_factory=list)   # labels with no result at the figure's scale
+    scale: str = "full"                                # "full" (GPU), "cpu" or "smoke"
 
     @property
     def title_prefix(self) -> str:
-        return "SMOKE RUNS (not results): " if self.smoke else ""
+        return {"smoke": "SMOKE RUNS (not results): ", "cpu": "CPU scale: "}.get(self.scale, "")
 
     def runs(self) -> list[Run]:
         return [r for runs in self.groups.values() for r in runs]
 
 
 def figure_data(results: ChapterResults, labels: dict[str, str]) -> FigureData:
-    """Choose honestly between full and smoke results for a figure of `labels` (name -> label).
+    """Choose honestly between full, cpu and smoke results for a figure of `labels` (name -> label).
 
-    Full and smoke numbers are never mixed in one figure: as soon as any full result exists the
-    figure shows the full results only (and lists the pending ones); before that, it shows the
-    smoke runs, flagged so the caller labels them.
+    Scales are never mixed in one figure: as soon as any full (GPU) result exists the figure shows
+    the full results only (and lists the pending ones); else, if any cpu result exists, the
+    cpu-scale results only; before that, the smoke runs, flagged so the caller labels them.
     """
-    full = {labels[n]: results.full.get(n, []) for n in labels}
-    pending = [label for label, runs in full.items() if not runs]
-    if len(pending) < len(full):
-        return FigureData({k: v for k, v in full.items() if v}, smoke=False, pending=pending)
+    for scale in ("full", "cpu"):
+        found = {labels[n]: getattr(results, scale).get(n, []) for n in labels}
+        pending = [label for label, runs in found.items() if not runs]
+        if len(pending) < len(found):
+            return FigureData({k: v for k, v in found.items() if v}, smoke=False, pending=pending, scale=scale)
     smoke = {labels[n]: results.smoke.get(n, []) for n in labels if results.smoke.get(n)}
-    return FigureData(smoke, smoke=True, pending=pending)
+    return FigureData(smoke, smoke=True, pending=[labels[n] for n in labels], scale="smoke")

@@ -1,10 +1,13 @@
-"""What an experiment is: a model, data and training recipe, in a `smoke` and a `full` profile.
+"""What an experiment is: a model, data and training recipe, in up to three profiles.
 
 A profile is three plain dicts, so a run log can store it verbatim:
   model: {"arch": "vit" | "resnet18", ...constructor kwargs}
   data:  {"dataset": "cifar10", "fraction": 1.0 | "imbalance": 100, "augment": preset | dict}
   train: TrainConfig fields
-`smoke` runs in seconds on a CPU (notebooks and tests); `full` is the GPU experiment the book plots.
+`smoke` runs in seconds on a CPU (notebooks and tests; proves the code runs, never a result);
+`cpu` is a real result at a scale a laptop CPU finishes (optional: experiments without one have
+no CPU-scale counterpart); `full` is the GPU experiment. A chapter plots `full` where it exists,
+else `cpu`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-PROFILES = ("smoke", "full")
+PROFILES = ("smoke", "cpu", "full")
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -58,7 +61,8 @@ class Experiment:
     base: dict[str, Any]                       # shared by both profiles
     smoke: dict[str, Any] = field(default_factory=dict)
     full: dict[str, Any] = field(default_factory=dict)
-    seeds: dict[str, tuple[int, ...]] = field(default_factory=lambda: {"smoke": (0,), "full": (0,)})
+    cpu: dict[str, Any] | None = None          # None: no CPU-scale profile
+    seeds: dict[str, tuple[int, ...]] = field(default_factory=lambda: {"smoke": (0,), "cpu": (0,), "full": (0,)})
     # True for a run whose wall-clock time is itself a result (the recipe's headline run): the
     # suite starts it only when the time left in its GPU job covers the run's estimate, so it is
     # never split across jobs (each resumed segment would pay start-up and compilation again).
@@ -67,12 +71,21 @@ class Experiment:
     def profile(self, name: str) -> dict[str, Any]:
         """The resolved {"model", "data", "train"} dicts of profile `name`."""
         if name not in PROFILES:
-            raise ValueError(f"unknown profile {name!r}: use 'smoke' (CPU, seconds) or 'full' (GPU).")
+            raise ValueError(f"unknown profile {name!r}: use 'smoke' (CPU, seconds), 'cpu' (real "
+                             f"results at laptop scale) or 'full' (GPU).")
+        if not self.has_profile(name):
+            raise ValueError(f"experiment {self.name!r} has no {name!r} profile; `python -m vitcourse "
+                             f"list --profile {name}` shows the experiments that do.")
         resolved = deep_merge(self.base, getattr(self, name))
         missing = {"model", "data", "train"} - set(resolved)
         if missing:
             raise ValueError(f"experiment {self.name!r} profile {name!r} lacks {sorted(missing)}")
         return resolved
 
+    def has_profile(self, name: str) -> bool:
+        return name != "cpu" or self.cpu is not None
+
     def seeds_for(self, profile: str) -> tuple[int, ...]:
+        if not self.has_profile(profile):
+            return ()
         return tuple(self.seeds.get(profile, (0,)))

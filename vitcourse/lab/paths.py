@@ -1,6 +1,6 @@
 """Where results and checkpoints live.
 
-Full-profile run logs are committed under `data/results/<experiment>/full/seed<k>/run.json`;
+Full- and cpu-profile run logs are committed under `data/results/<experiment>/<profile>/seed<k>/run.json`;
 smoke logs (notebooks, tests) and all checkpoints go under `runs/`, which git ignores, so
 executing a notebook never dirties the results the book plots. Both roots can be moved with
 VITCOURSE_RESULTS / VITCOURSE_RUNS.
@@ -15,7 +15,7 @@ from vitcourse import REPO_ROOT
 
 
 def results_root(profile: str) -> Path:
-    if profile == "full":
+    if profile in ("cpu", "full"):
         return Path(os.environ.get("VITCOURSE_RESULTS", REPO_ROOT / "data" / "results"))
     return runs_root() / "smoke-results"
 

@@ -15,7 +15,9 @@ EXPERIMENTS: dict[str, Experiment] = {}
 def register(exp: Experiment) -> Experiment:
     if exp.name in EXPERIMENTS:
         raise ValueError(f"experiment {exp.name!r} is registered twice")
-    exp.profile("smoke"), exp.profile("full")  # fail at import time, not in the middle of a suite
+    for profile in ("smoke", "cpu", "full"):  # fail at import time, not in the middle of a suite
+        if exp.has_profile(profile):
+            exp.profile(profile)
     EXPERIMENTS[exp.name] = exp
     return exp
 

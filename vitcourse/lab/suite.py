@@ -57,7 +57,7 @@ def run_suite(profile: str = "full", minutes: float = 9.0, names=None, device=No
             stopped.append((name, seed))
             continue
         exp = EXPERIMENTS[name]
-        if exp.whole_job and run_status(name, profile, seed) is None:
+        if exp.whole_job and profile == "full" and run_status(name, profile, seed) is None:
             need_s = 60 * budget.experiment_gpu_minutes(exp) / max(len(exp.seeds_for(profile)), 1)
             if need_s > left:   # wait for a job of its own rather than start it split
                 deferred.append((name, seed))
@@ -73,3 +73,32 @@ def run_suite(profile: str = "full", minutes: float = 9.0, names=None, device=No
         (done if log.get("status") == "finished" else stopped).append((name, seed))
     return {"finished": done, "pending": pending(profile, names), "diverged": diverged(profile, names),
             "stale": stale(profile, names), "deferred": deferred}
+
+
+def depends_on(name: str, profile: str) -> str | None:
+    """The experiment whose finished run `name` starts from (a pre-training, a teacher), if any."""
+    task = EXPERIMENTS[name].profile(profile).get("task") or {}
+    return task.get("experiment") or task.get("teacher")
+
+
+def split_for_workers(profile: str, workers: int, names=None) -> list[list[str]]:
+    """The pending experiments in `workers` lists of about equal estimated minutes, for as many
+    processes at once. An experiment goes to the same list as the one it starts from, after it,
+    so no worker waits for another's pre-training or teacher. Suite order is kept in each list."""
+    cost = budget.experiment_cpu_minutes if profile == "cpu" else budget.experiment_gpu_minutes
+    todo = list(dict.fromkeys(name for name, _ in pending(profile, names)))
+    root = {}
+    for name in todo:   # suite order puts a source before the runs that start from it
+        source = depends_on(name, profile)
+        root[name] = root.get(source, source) if source in todo else name
+    groups: dict[str, list[str]] = {}
+    for name in todo:
+        groups.setdefault(root[name], []).append(name)
+    lists: list[list[str]] = [[] for _ in range(workers)]
+    load = [0.0] * workers
+    for group in sorted(groups.values(), key=lambda g: -sum(cost(EXPERIMENTS[n]) for n in g)):
+        i = load.index(min(load))   # longest group first onto the least loaded worker
+        lists[i] += group
+        load[i] += sum(cost(EXPERIMENTS[n]) for n in group)
+    order = {name: i for i, name in enumerate(todo)}
+    return [sorted(names_, key=order.get) for names_ in lists if names_]

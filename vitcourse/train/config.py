@@ -45,6 +45,7 @@ class TrainConfig:
     channels_last: bool = False  # NHWC memory layout on CUDA (helps conv nets)
     seed: int = 0  # seeds every epoch's dropout / drop-path / global RNG draws
     log_every: int = 50  # steps between progress updates and divergence checks (GPU syncs)
+    eval_every: int = 1  # epochs between test passes; the last epoch is always tested
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)  # JSON gives a list back
@@ -65,6 +66,8 @@ class TrainConfig:
             problems.append(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             problems.append(f"grad_clip must be positive or None, got {self.grad_clip}")
+        if self.eval_every < 1:
+            problems.append(f"eval_every must be >= 1, got {self.eval_every}")
         if self.log_every < 1:
             problems.append(f"log_every must be >= 1, got {self.log_every}")
         if problems:

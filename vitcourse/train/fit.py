@@ -98,7 +98,8 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
         versions=environment.versions(),
         device={"name": environment.device_name(ctx.device), "type": ctx.device.type,
                 "amp": "bf16" if config.amp == "bf16" and use_cuda else "none",
-                "channels_last": channels_last, "compile": config.compile},
+                "channels_last": channels_last, "compile": config.compile,
+                "cpu_threads": torch.get_num_threads()},
         world_size=ctx.world_size, git=environment.git_info(),
         parameters=sum(p.numel() for p in model.parameters()),
         trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
@@ -152,7 +153,8 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
             raise TrainingDiverged(epoch + 1, bad.step, bad.loss, str(run_dir), epoch) from None
         bar.end_epoch()
         _sync_buffers(ctx, model)
-        test_metrics = (evaluate(engine, test_loader) if test_loader is not None else
+        tested = (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs
+        test_metrics = (evaluate(engine, test_loader) if test_loader is not None and tested else
                         {"test_loss": None, "test_acc": None, "test_samples": 0, "eval_time_s": 0.0})
         metrics = {"epoch": epoch + 1, **train_metrics, **test_metrics}
         last_epoch_time = time.perf_counter() - epoch_start

@@ -3,10 +3,12 @@ experiments whose plots matter most come first, so a short GPU budget is spent o
 pre-training comes before the runs that start from it."""
 
 from ..experiment import Experiment
+from .cpu_scale import with_cpu_profiles
 from . import (part2_first_run, part3_compare, part3_data_ablations, part3_imbalance, part3_inspect, part3_light,
                part3_recipe, part3_transfer)
 
-CATALOG: list[Experiment] = [
+# cpu_scale gives the chapters' main experiments their cpu profile, all in one file.
+CATALOG: list[Experiment] = with_cpu_profiles([
     *part2_first_run.EXPERIMENTS,
     *part3_recipe.EXPERIMENTS,
     *part3_compare.EXPERIMENTS,
@@ -15,4 +17,4 @@ CATALOG: list[Experiment] = [
     *part3_light.EXPERIMENTS,
     *part3_transfer.EXPERIMENTS,
     *part3_imbalance.EXPERIMENTS,
-]
+])
