@@ -25,7 +25,7 @@ from vitcourse.light.speed import SpeedConfig
 from vitcourse.models import ViT, resnet18
 
 from helpers import MICRO_DATA, MICRO_MODEL, MICRO_TRAIN
-from test_inspect import fake_dataset, tiny_vit
+from test_interpret import fake_dataset, tiny_vit
 
 
 

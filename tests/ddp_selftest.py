@@ -1,7 +1,7 @@
 """A seconds-long training run for checking multi-process training on any machine.
 
-    python -m torch.distributed.run --nproc_per_node=2 -m vitcourse.train.ddp_selftest RUN_DIR
-    python -m vitcourse.train.ddp_selftest RUN_DIR        # the same run in one process
+    PYTHONPATH=tests python -m torch.distributed.run --nproc_per_node=2 -m ddp_selftest RUN_DIR
+    PYTHONPATH=tests python -m ddp_selftest RUN_DIR        # the same run in one process
 
 Add ``--stop-after-epoch 1`` to stop early, then launch again to resume (on all ranks).
 
@@ -17,11 +17,9 @@ import argparse
 import torch
 from torch import nn
 
-from .config import TrainConfig
-from .distributed import init_distributed, shutdown_distributed
-from .fit import fit
-from .rng import seed_everything
-from .memory_loader import InMemoryLoader
+from memory_loader import InMemoryLoader
+
+from vitcourse.train import TrainConfig, fit, init_distributed, seed_everything, shutdown_distributed
 
 NUM_CLASSES, TRAIN_SIZE, TEST_SIZE, GLOBAL_BATCH = 3, 96, 50, 16
 

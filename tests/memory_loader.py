@@ -1,6 +1,6 @@
 """A tiny in-memory loader of ready float tensors, implementing the training protocol.
 
-Tests and the DDP self-test use it; the book trains with ``vitcourse.data``'s loader, which
+Tests and the DDP self-test (tests/ddp_selftest.py) use it; the book trains with ``vitcourse.data``'s loader, which
 follows the same conventions (and adds uint8 storage on the GPU and batched augmentation).
 
 It is the reference for what ``fit`` expects of a loader: deterministic given (seed, epoch), and
