@@ -27,7 +27,7 @@ def one_torch_thread():
 @pytest.fixture
 def registered():
     """registered(exp, ...) registers experiments for one test; they are removed afterwards."""
-    from vitcourse.experiments import EXPERIMENTS, register
+    from vitcourse.lab import EXPERIMENTS, register
 
     names = []
 

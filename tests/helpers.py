@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from vitcourse.experiments import Experiment
+from vitcourse.lab import Experiment
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = REPO / "tests"

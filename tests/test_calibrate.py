@@ -2,8 +2,8 @@
 
 import pytest
 
-from vitcourse.experiments import budget
-from vitcourse.experiments.calibrate import Measured, fit_constants, measured_runs, report
+from vitcourse.lab import budget
+from vitcourse.lab.calibrate import Measured, fit_constants, measured_runs, report
 
 
 def _rows(tflops, startup_min, compile_min, epoch_s, noise=0.0):
@@ -45,7 +45,7 @@ def test_measured_runs_read_the_logs_of_finished_runs(isolated_results, register
     import dataclasses
 
     from helpers import TINY
-    from vitcourse.experiments import run_experiment
+    from vitcourse.lab import run_experiment
 
     exp = dataclasses.replace(TINY, name="_test_calibrate")
     registered(exp)

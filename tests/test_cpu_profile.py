@@ -4,13 +4,14 @@ compares, fit the CPU budget, and its runs are logged where the book reads them.
 import pytest
 from helpers import TINY
 
-from vitcourse.experiments import EXPERIMENTS, get_experiment, run_experiment
-from vitcourse.experiments.budget import estimate_cpu_minutes, experiment_cpu_minutes, forward_flops
-from vitcourse.experiments.catalog.cpu_scale import CPU_BUDGET_MINUTES, CPU_PROFILES, RESNET_WIDTH, VIT
-from vitcourse.experiments.chapter import ChapterResults
-from vitcourse.experiments.paths import results_root
-from vitcourse.experiments.spec import spec_differences
-from vitcourse.experiments.suite import depends_on, split_for_workers
+from vitcourse.lab import EXPERIMENTS, get_experiment, run_experiment
+from vitcourse.lab.budget import estimate_cpu_minutes, experiment_cpu_minutes
+from vitcourse.lab.catalog.cpu_scale import CPU_BUDGET_MINUTES, CPU_PROFILES, RESNET_WIDTH, VIT
+from vitcourse.lab.chapter_results import ChapterResults
+from vitcourse.lab.experiment import spec_differences
+from vitcourse.lab.paths import results_root
+from vitcourse.lab.suite import depends_on, split_for_workers
+from vitcourse.models.flops import forward_flops
 from vitcourse.train import TrainConfig
 
 CPU = [name for name, exp in EXPERIMENTS.items() if exp.has_profile("cpu")]

@@ -9,7 +9,7 @@ import pytest
 from helpers import REPO, TESTS, TINY, torchrun
 
 from vitcourse.__main__ import main
-from vitcourse.experiments import (EXPERIMENTS, Experiment, get_experiment, load_runs, pending,
+from vitcourse.lab import (EXPERIMENTS, Experiment, get_experiment, load_runs, pending,
                                    register, run_experiment, run_suite, validate_run_log)
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_suite_finishes_in_chunks_and_skips_finished_runs(sandbox):
 
 
 def test_bench_runs_on_cpu_and_reports_ratios(sandbox, tmp_path):
-    from vitcourse.bench.throughput import format_report, run_bench
+    from vitcourse.lab.bench import format_report, run_bench
 
     report = run_bench("cpu", batch=8, steps=1, compile=False, out_dir=tmp_path / "bench",
                        model_kw=dict(dim=32, depth=1, heads=2))
@@ -102,7 +102,7 @@ def test_bench_runs_on_cpu_and_reports_ratios(sandbox, tmp_path):
 
 
 def test_chapter_results_smoke_runs_live_and_prefers_committed_full_results(sandbox, monkeypatch):
-    from vitcourse.experiments import chapter_results
+    from vitcourse.lab.chapter import chapter_results
 
     monkeypatch.delenv("VITCOURSE_PROFILE", raising=False)
     res = chapter_results([TINY.name])
@@ -136,7 +136,8 @@ def test_result_plots_draw_from_runs(sandbox):
 
 
 def test_budget_estimates_follow_the_flop_formula():
-    from vitcourse.experiments.budget import estimate_gpu_minutes, vit_forward_flops
+    from vitcourse.lab.budget import estimate_gpu_minutes
+    from vitcourse.models.flops import vit_forward_flops
 
     # ViT-B/16 at 224 px: about 17.6 G multiply-adds per image, the commonly quoted figure.
     assert vit_forward_flops(224, 16, 768, 12, num_classes=1000) / 2e9 == pytest.approx(17.6, rel=0.02)
@@ -150,7 +151,7 @@ def test_cli_run_under_torchrun_matches_one_process(sandbox):
     single = run_experiment(TINY.name, "full", 0, progress=False)
     env = dict(os.environ, VITCOURSE_RESULTS=str(sandbox / "ddp"), PYTHONPATH=str(REPO))
     code = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); from helpers import TINY; "
-            "from vitcourse.experiments import register; register(TINY); "
+            "from vitcourse.lab import register; register(TINY); "
             "from vitcourse.__main__ import main; sys.exit(main(sys.argv[1:]))")
     script = sandbox / "cli.py"
     script.write_text(code)
@@ -179,7 +180,7 @@ def test_suite_reports_a_diverged_run_and_moves_on(sandbox, registered):
 
 def test_transfer_and_imbalance_chapters_fit_their_gpu_budget():
     """Issue budget: chapters 4 and 5 of Part III together at most 20 H100-minutes (estimated)."""
-    from vitcourse.experiments.budget import experiment_gpu_minutes, images_per_epoch
+    from vitcourse.lab.budget import experiment_gpu_minutes, images_per_epoch
 
     chapters = ("Part III: Pre-training and transfer", "Part III: When classes are imbalanced")
     total = sum(experiment_gpu_minutes(e) for e in EXPERIMENTS.values() if e.chapter in chapters)
@@ -193,10 +194,10 @@ def test_transfer_and_imbalance_chapters_fit_their_gpu_budget():
 
 def test_budget_knows_which_tasks_skip_the_test_pass():
     """The estimate charges a per-epoch test pass unless the task trains without one."""
-    from vitcourse.experiments.budget import NO_TEST_PASS
-    from vitcourse.experiments.models import build_model
-    from vitcourse.experiments.runner import input_size
-    from vitcourse.experiments.tasks import get_task
+    from vitcourse.lab.budget import NO_TEST_PASS
+    from vitcourse.lab.build import build_model
+    from vitcourse.lab.build import input_size
+    from vitcourse.lab.tasks import TaskRun, get_task
 
     checked = set()
     for exp in EXPERIMENTS.values():
@@ -206,7 +207,7 @@ def test_budget_knows_which_tasks_skip_the_test_pass():
         if name in checked:
             continue
         model = build_model(spec["model"], 10, 3, input_size(spec["data"], 32))
-        setup = make_task(model=model, dataset=None, profile="smoke", seed=0, device="cpu", **options)
+        setup = make_task(model, TaskRun(None, "smoke", 0, "cpu"), **options)
         assert setup.evaluate == (name not in NO_TEST_PASS), name
         checked.add(name)
     assert NO_TEST_PASS <= checked and len(checked) > len(NO_TEST_PASS)
@@ -217,9 +218,9 @@ def test_a_run_of_an_older_spec_is_never_taken_for_the_current_one(sandbox):
     skipped by the plots, naming the keys that differ."""
     import warnings
 
-    from vitcourse.experiments import load_runs
-    from vitcourse.experiments.runner import StaleRunError
-    from vitcourse.experiments.suite import stale
+    from vitcourse.lab import load_runs
+    from vitcourse.lab.stale import StaleRunError
+    from vitcourse.lab.suite import stale
 
     first = run_experiment(TINY.name, "smoke", 0, progress=False)
     run_experiment(TINY.name, "full", 0, progress=False)
@@ -240,7 +241,7 @@ def test_a_run_of_an_older_spec_is_never_taken_for_the_current_one(sandbox):
         assert load_runs(TINY.name, "full", problems=problems) == []
     assert "another spec" in problems[0] and "data.augment" in problems[0]
     # JSON's lists for tuples are not a change
-    from vitcourse.experiments.spec import spec_differences
+    from vitcourse.lab.experiment import spec_differences
     assert spec_differences({"a": [0.8, 1.0]}, {"a": (0.8, 1.0)}) == []
 
 
@@ -249,7 +250,7 @@ def test_a_whole_job_run_waits_for_a_job_it_fits_in(sandbox, registered, monkeyp
     suite defers it and runs the others; given the time, it starts."""
     import dataclasses
 
-    from vitcourse.experiments import budget
+    from vitcourse.lab import budget
 
     headline = dataclasses.replace(TINY, name="_test_headline", whole_job=True)
     registered(headline)

@@ -86,19 +86,20 @@ def test_confusion_matrix_and_per_class_accuracy():
 def test_class_weighted_task_weighs_by_the_training_counts():
     from types import SimpleNamespace
 
-    from vitcourse.experiments.tasks_transfer import class_weighted
+    from vitcourse.lab.tasks import TaskRun
+    from vitcourse.lab.tasks.imbalance import class_weighted
 
     data = SimpleNamespace(class_counts=lambda split: [6, 3, 1])
-    setup = class_weighted(model=Fixed(None), dataset=data, profile="smoke", seed=0, device="cpu")
+    setup = class_weighted(Fixed(None), TaskRun(data, "smoke", 0, "cpu"))
     logits = torch.zeros(2, 3)                          # equal per-sample losses: ln 3
     head, _ = setup.objective(Fixed(logits), None, torch.tensor([0, 0]))
     tail, _ = setup.objective(Fixed(logits), None, torch.tensor([2, 2]))
     assert tail.item() / head.item() == pytest.approx(6.0) and setup.after_fit is not None
-    assert class_weighted(model=Fixed(None), dataset=None, profile="smoke", seed=0, device="cpu").objective is None
+    assert class_weighted(Fixed(None), TaskRun(None, "smoke", 0, "cpu")).objective is None
 
 
 def test_every_imbalance_experiment_is_long_tailed_and_saves_per_class_results():
-    from vitcourse.experiments import EXPERIMENTS
+    from vitcourse.lab import EXPERIMENTS
 
     chapter = [e for e in EXPERIMENTS.values() if e.chapter == "Part III: When classes are imbalanced"]
     assert {e.profile("full")["data"]["imbalance"] for e in chapter} == {10, 100}
@@ -109,8 +110,8 @@ def test_every_imbalance_experiment_is_long_tailed_and_saves_per_class_results()
 
 
 def test_every_method_runs_for_the_vit_and_the_resnet_one_change_from_the_baseline():
-    from vitcourse.experiments import get_experiment
-    from vitcourse.experiments.catalog import part3_imbalance as ch5
+    from vitcourse.lab import get_experiment
+    from vitcourse.lab.catalog import part3_imbalance as ch5
 
     for arch in ("vit", "resnet18"):
         base = get_experiment(ch5.name_of(arch, 100, "ce")).profile("full")
@@ -185,8 +186,8 @@ def test_resnet_rotation_finetuning_and_balanced_sampling_run_end_to_end(isolate
     """The smoke profiles of the new rows run through the runner: the fine-tuning starts its
     pre-training first, and the class-balanced run's train loader really samples balanced."""
     from vitcourse.data import TensorLoader
-    from vitcourse.experiments import paths, run_experiment
-    from vitcourse.pretrain.plots import saved_arrays
+    from vitcourse.lab import paths, run_experiment
+    from vitcourse.lab.arrays import saved_arrays
 
     log = run_experiment("lt100_resnet_rot_ft", "smoke", progress=False)
     assert log["status"] == "finished" and log["spec"]["task"]["experiment"] == "lt100_resnet_rot_pretrain"

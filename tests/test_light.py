@@ -9,20 +9,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vitcourse.experiments import Experiment, get_experiment, load_trained_model, run_experiment
-from vitcourse.experiments import paths
-from vitcourse.experiments.budget import ASSUMED_TFLOPS, experiment_gpu_minutes, forward_flops, images_per_epoch
-from vitcourse.inspect import check_arrays, load_arrays
+from vitcourse.lab import Experiment, get_experiment, load_trained_model, run_experiment
+from vitcourse.lab import paths
+from vitcourse.lab.budget import ASSUMED_TFLOPS, experiment_gpu_minutes, images_per_epoch
+from vitcourse.models.flops import forward_flops
+from vitcourse.lab.arrays import check_arrays, load_arrays
 from vitcourse.light import (DistilledViT, distillation_loss, distillation_objective, format_rows,
-                             head_importance, linear_layer_counts, mask_heads, mfu, model_flops, part3_rows,
+                             head_importance, linear_layer_counts, mask_heads, mfu, model_flops,
                              peak_flops, prune_heads, pruning_order, quantize_linear_int8, rows_to_arrays,
                              speed_sweep, vit_flops)
+from vitcourse.lab.part3_table import part3_rows
+from vitcourse.lab.tasks import TaskRun
 from vitcourse.light import record
 from vitcourse.light.speed import SpeedConfig
 from vitcourse.models import ViT, resnet18
 
 from helpers import MICRO_DATA, MICRO_MODEL, MICRO_TRAIN
-from test_inspect import fake_dataset, tiny_vit
+from test_interpret import fake_dataset, tiny_vit
 
 
 
@@ -146,7 +149,7 @@ def test_int8_dynamic_quantization_replaces_every_linear_and_still_runs():
 
 
 def test_flops_match_the_budget_formula_and_mfu():
-    from vitcourse.experiments.budget import vit_forward_flops
+    from vitcourse.models.flops import vit_forward_flops
 
     model = ViT(image_size=32, patch_size=4, num_classes=10, dim=64, depth=3, heads=4, mlp_ratio=2.0)
     assert vit_flops(model) == vit_forward_flops(32, 4, 64, 3, 2.0, num_classes=10)
@@ -176,8 +179,8 @@ def test_speed_sweep_on_cpu_and_compression_arrays():
 # --- experiments: budget, tasks end to end, the table --------------------------------------------------
 
 def test_chapters_6_and_7_fit_in_10_h100_minutes():
-    from vitcourse.experiments.catalog.part3_inspect import INSPECT_EXPERIMENTS
-    from vitcourse.experiments.catalog.part3_light import LIGHT_EXPERIMENTS, SPEED_SWEEP_MINUTES
+    from vitcourse.lab.catalog.part3_inspect import INSPECT_EXPERIMENTS
+    from vitcourse.lab.catalog.part3_light import LIGHT_EXPERIMENTS, SPEED_SWEEP_MINUTES
 
     names = sorted(set(INSPECT_EXPERIMENTS) | set(LIGHT_EXPERIMENTS))
     total = sum(experiment_gpu_minutes(get_experiment(n)) for n in names)
@@ -212,15 +215,15 @@ def sandbox(isolated_results, registered):
 
 
 def test_tasks_rebuild_structure_without_a_teacher(sandbox):
-    from vitcourse.experiments.tasks import get_task
+    from vitcourse.lab.tasks import get_task
 
     spec = STUDENT.profile("full")
     make, options = get_task(spec)
-    setup = make(model=tiny_vit(), dataset=None, profile="full", seed=0, device="cpu", **options)
+    setup = make(tiny_vit(), TaskRun(None, "full", 0, "cpu"), **options)
     assert isinstance(setup.model, DistilledViT) and setup.objective is None
     assert not (sandbox / "results" / "_test_teacher").exists()  # nothing was trained
     with pytest.raises(TypeError):
-        make(model=tiny_vit(), dataset=None, profile="full", seed=0, device="cpu", **options, tua=3)
+        make(tiny_vit(), TaskRun(None, "full", 0, "cpu"), **options, tua=3)
 
 
 def test_distillation_run_trains_its_teacher_first_and_saves_arrays(sandbox):
@@ -234,8 +237,8 @@ def test_distillation_run_trains_its_teacher_first_and_saves_arrays(sandbox):
 
     # A fresh machine has the teacher's committed log but not its weights: they are rebuilt.
     shutil.rmtree(paths.checkpoint_dir("_test_teacher", "full", 0))
-    from vitcourse.experiments.tasks_inspect import ensure_teacher
-    teacher = ensure_teacher("_test_teacher", "full", 0)
+    from vitcourse.lab.runner import trained_model
+    teacher = trained_model("_test_teacher", "full", 0, retrain_lost_weights=True)
     assert isinstance(teacher, ViT) and os.environ["VITCOURSE_RESULTS"] == str(sandbox / "results")
 
     # The Part III table shows measured rows from the logs, pending ones otherwise.

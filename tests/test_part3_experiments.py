@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from vitcourse.experiments import analysis, get_experiment
-from vitcourse.experiments.budget import estimate_gpu_minutes, experiment_gpu_minutes, forward_flops
-from vitcourse.experiments.catalog import part3_compare as compare
-from vitcourse.experiments.catalog import part3_data_ablations as ablations
-from vitcourse.experiments.catalog import part3_recipe as recipe
-from vitcourse.experiments.chapter import ChapterResults, chapter_results
-from vitcourse.experiments.results import Run, validate_run_log
-from vitcourse.experiments.spec import deep_merge, spec_differences
+from vitcourse.lab import chapter as lab
+from vitcourse.lab import get_experiment
+from vitcourse.lab.budget import estimate_gpu_minutes, experiment_gpu_minutes
+from vitcourse.models.flops import forward_flops
+from vitcourse.lab.catalog import part3_compare as compare
+from vitcourse.lab.catalog import part3_data_ablations as ablations
+from vitcourse.lab.catalog import part3_recipe as recipe
+from vitcourse.lab.chapter_results import ChapterResults, chapter_results
+from vitcourse.lab.results import Run, validate_run_log
+from vitcourse.lab.experiment import deep_merge, spec_differences
 from vitcourse.models import resnet18, vit_param_count
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
@@ -29,7 +31,7 @@ def changed_keys(a: dict, b: dict) -> set[str]:
 
 
 def chapter_experiments():
-    from vitcourse.experiments import EXPERIMENTS
+    from vitcourse.lab import EXPERIMENTS
     return {n: e for n, e in EXPERIMENTS.items() if e.chapter in CHAPTERS}
 
 
@@ -74,7 +76,7 @@ def test_final_rung_is_a_small_plain_vit_within_nine_estimated_minutes():
     assert experiment_gpu_minutes(exp) <= 9.0
     assert spec["train"]["compile"] and spec["train"]["epochs"] == recipe.FINAL_EPOCHS
     # The epochs are the FLOP-budget plan, not a guess.
-    assert analysis.plan_epochs(spec, recipe.FINAL_PLAN_MINUTES, multiple=10) == recipe.FINAL_EPOCHS, \
+    assert lab.plan_epochs(spec, recipe.FINAL_PLAN_MINUTES, multiple=10) == recipe.FINAL_EPOCHS, \
         "the budget model changed: re-plan FINAL_EPOCHS in part3_recipe.py"
     assert list(chapter_experiments())[0] == recipe.FINAL       # registered first: the headline
 
@@ -99,8 +101,8 @@ def test_the_ablation_grid_is_the_one_the_chapter_asks_for():
 
 
 def test_every_experiment_resolves_and_its_model_builds_in_smoke():
-    from vitcourse.experiments.models import build_model
-    from vitcourse.experiments.runner import input_size
+    from vitcourse.lab.build import build_model
+    from vitcourse.lab.build import input_size
 
     for name, exp in chapter_experiments().items():
         for profile in ("smoke", "full"):
@@ -121,7 +123,7 @@ def test_source_rows_use_the_source_setting():
         if "@224" in label:
             assert spec["data"]["augment"]["resize"] == 224
             assert (model["dim"], model["depth"], model["heads"]) == (384, 12, 6)
-        assert key in analysis.SOURCE_3A or key in analysis.SOURCE_3A_SMALL
+        assert key in lab.SOURCE_3A or key in lab.SOURCE_3A_SMALL
 
 
 def test_their_vit4_with_our_recipe_changes_only_the_recipe():
@@ -180,7 +182,7 @@ def test_narrow_resnet_and_its_flops():
 
 
 def test_test_fraction_keeps_the_test_set_balanced():
-    from vitcourse.experiments import prepare_dataset
+    from vitcourse.lab import prepare_dataset
 
     data = prepare_dataset(dict(dataset="cifar10", fraction=0.01, test_fraction=0.1))
     assert data.class_counts("test") == [100] * 10 and data.class_counts("train") == [50] * 10
@@ -193,10 +195,10 @@ def test_source_numbers_match_the_course_brief():
     rows = {"ViT p32 @224": "| ViT p32 @224", "ViT p16 @224": "| ViT p16 @224", "ResNet-18": "| ResNet-18 |"}
     for key, start in rows.items():
         line = next(li for li in text.splitlines() if li.startswith(start))
-        for acc in analysis.SOURCE_3A[key]["acc"].values():
+        for acc in lab.SOURCE_3A[key]["acc"].values():
             assert f"{acc:.2f}%" in line
-        assert f"{analysis.SOURCE_3A[key]['s_per_epoch']:.2f}" in line
-    for (model, lr), accs in analysis.SOURCE_3A_SMALL.items():
+        assert f"{lab.SOURCE_3A[key]['s_per_epoch']:.2f}" in line
+    for (model, lr), accs in lab.SOURCE_3A_SMALL.items():
         for epochs, acc in accs.items():
             assert any(li.startswith(f"| {model} |") and f"| {lr:.0e}".replace("e-0", "e-") in li
                        and f"| {epochs} | {acc:.2f}% |" in li for li in text.splitlines()), (model, lr, epochs)
@@ -205,7 +207,7 @@ def test_source_numbers_match_the_course_brief():
 @pytest.mark.skipif(not (REFERENCE / "vit-paper-facts.md").exists(), reason="reference notes not present")
 def test_table8_numbers_match_the_fact_sheet():
     text = (REFERENCE / "vit-paper-facts.md").read_text()
-    for value in analysis.PAPER_TABLE8.values():
+    for value in lab.PAPER_TABLE8.values():
         assert f"{value:.5f}" in text
 
 
@@ -227,24 +229,24 @@ def fake_run(accs, **kw):
 
 def test_accuracy_summaries_and_timing():
     runs = [fake_run([0.5, 0.6, 0.7], seed=0), fake_run([0.4, 0.6, 0.9], seed=1)]
-    final = analysis.accuracy_at(runs)
+    final = lab.accuracy_at(runs)
     assert (final.n, final.mean, final.low, final.high) == (2, pytest.approx(80.0), pytest.approx(70.0),
                                                            pytest.approx(90.0))
     assert final.spread == pytest.approx(20.0)
-    assert analysis.accuracy_at(runs, 2).mean == pytest.approx(60.0)
-    assert analysis.accuracy_at(runs, 4) is None                      # no run got that far
+    assert lab.accuracy_at(runs, 2).mean == pytest.approx(60.0)
+    assert lab.accuracy_at(runs, 4) is None                      # no run got that far
     slow_start = fake_run([0.1, 0.2, 0.3], times=[70.0, 10.0, 12.0])
-    assert analysis.steady_epoch_time(slow_start) == pytest.approx(11.0)   # compile epoch left out
-    assert analysis.total_minutes(slow_start) == pytest.approx((2.0 + 92.0) / 60)
+    assert lab.steady_epoch_time(slow_start) == pytest.approx(11.0)   # compile epoch left out
+    assert lab.total_minutes(slow_start) == pytest.approx((2.0 + 92.0) / 60)
 
 
 def test_figures_never_mix_full_and_smoke():
     results = ChapterResults(smoke={"a": [fake_run([0.2], profile="smoke")], "b": [fake_run([0.3], profile="smoke")]},
                              full={"a": [], "b": []})
-    fig = analysis.figure_data(results, {"a": "A", "b": "B"})
+    fig = lab.figure_data(results, {"a": "A", "b": "B"})
     assert fig.smoke and set(fig.groups) == {"A", "B"} and fig.pending == ["A", "B"]
     results.full["b"] = [fake_run([0.8])]
-    fig = analysis.figure_data(results, {"a": "A", "b": "B"})
+    fig = lab.figure_data(results, {"a": "A", "b": "B"})
     assert not fig.smoke and list(fig.groups) == ["B"] and fig.pending == ["A"]
 
 
@@ -252,21 +254,21 @@ def test_knob_rows_and_table():
     results = ChapterResults(full={"base": [fake_run([0.70]), fake_run([0.72], seed=1)],
                                    "p16": [fake_run([0.50]), fake_run([0.56], seed=1)], "h8": []})
     grid = {"patch": [("4", "base"), ("16", "p16")], "heads": [("4", "base"), ("8", "h8")]}
-    rows = analysis.knob_rows(results, grid, "base", use_full=True)
+    rows = lab.knob_rows(results, grid, "base", use_full=True)
     by = {(r["knob"], r["setting"]): r for r in rows}
     assert by[("patch", "16")]["delta"] == pytest.approx(-18.0) and by[("patch", "16")]["spread"] == pytest.approx(6.0)
     assert by[("heads", "8")]["mean"] is None and by[("heads", "4")]["delta"] == pytest.approx(0.0)
-    table = analysis.format_table(rows, [("knob", "knob", ""), ("mean", "acc", ".1f")])
+    table = lab.format_table(rows, [("knob", "knob", ""), ("mean", "acc", ".1f")])
     assert "pending" in table and "53.0" in table and len(table.splitlines()) == 2 + len(rows)
 
 
 def test_plan_epochs_solves_the_budget():
     spec = get_experiment(recipe.FINAL).profile("full")
-    epochs = analysis.plan_epochs(spec, 5.0)
+    epochs = lab.plan_epochs(spec, 5.0)
     over = deep_merge(spec, dict(train=dict(epochs=epochs + 1)))
     assert estimate_gpu_minutes(deep_merge(spec, dict(train=dict(epochs=epochs)))) <= 5.0 < estimate_gpu_minutes(over)
     with pytest.raises(ValueError, match="not even"):
-        analysis.plan_epochs(spec, 0.4)
+        lab.plan_epochs(spec, 0.4)
 
 
 def test_gather_loads_committed_full_results_without_training(tmp_path, monkeypatch):
@@ -274,8 +276,8 @@ def test_gather_loads_committed_full_results_without_training(tmp_path, monkeypa
     path = tmp_path / "abl_base" / "full" / "seed0" / "run.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(fake_log([0.6, 0.7], name="abl_base")))
-    from vitcourse.experiments import chapter
-    monkeypatch.setattr(chapter, "run_experiment", lambda *a, **k: pytest.fail("must not train"))
+    import vitcourse.lab.chapter_results as chapter_module
+    monkeypatch.setattr(chapter_module, "run_experiment", lambda *a, **k: pytest.fail("must not train"))
     results = chapter_results(["abl_base", "abl_patch16"], profile="smoke", smoke_names=[])
     assert [r.final_test_acc for r in results.full["abl_base"]] == [0.7]
     assert results.full["abl_patch16"] == [] and results.smoke == {}

@@ -1,6 +1,6 @@
 """The GPU preflight runs its checks on whatever device it is given and reports failures by name."""
 
-from vitcourse import preflight
+from vitcourse.lab import preflight
 from vitcourse.__main__ import main
 
 

@@ -208,10 +208,10 @@ def test_vit_weights_load_from_a_local_safetensors_file(tmp_path, monkeypatch):
         assert (vit.eval()(x) - timm_model(x)).abs().max() <= 1e-5
     # The offline route the chapter documents: a folder named by VITCOURSE_WEIGHTS_DIR.
     monkeypatch.setenv("VITCOURSE_WEIGHTS_DIR", str(tmp_path))
-    from vitcourse.experiments.tasks_transfer import timm_pretrained
+    from vitcourse.lab.tasks import TaskRun
+    from vitcourse.lab.tasks.transfer import timm_pretrained
     target = ViT(224, 16, 3, 10, dim=192, depth=12, heads=3)
-    timm_pretrained(model=target, dataset=object(), profile="smoke", seed=0, device="cpu",
-                    timm_name="vit_tiny_patch16_224")
+    timm_pretrained(target, TaskRun(object(), "smoke", 0, "cpu"), timm_name="vit_tiny_patch16_224")
     with torch.no_grad():
         assert torch.allclose(target.forward_features(x), vit.forward_features(x))
 
@@ -248,7 +248,7 @@ def test_missing_weights_offline_give_a_clear_error_naming_the_fix(monkeypatch, 
 # ---- experiments: registration, profiles, the online opt-in -------------------------------------
 
 def test_every_finetuning_is_registered_after_its_pretraining():
-    from vitcourse.experiments import EXPERIMENTS
+    from vitcourse.lab import EXPERIMENTS
     order = list(EXPERIMENTS)
     mine = ("Part III: Pre-training and transfer", "Part III: When classes are imbalanced")
     for name, exp in EXPERIMENTS.items():
@@ -259,8 +259,8 @@ def test_every_finetuning_is_registered_after_its_pretraining():
 
 
 def test_online_experiments_stay_out_of_the_offline_suite(monkeypatch):
-    from vitcourse.experiments import get_experiment, pending
-    from vitcourse.experiments.budget import experiment_gpu_minutes
+    from vitcourse.lab import get_experiment, pending
+    from vitcourse.lab.budget import experiment_gpu_minutes
 
     exp = get_experiment("timm_vit_b16_ft")
     monkeypatch.delenv("VITCOURSE_ONLINE", raising=False)
@@ -274,7 +274,7 @@ def test_online_experiments_stay_out_of_the_offline_suite(monkeypatch):
 
 from helpers import MICRO_DATA, MICRO_TRAIN  # noqa: E402
 from helpers import MICRO_MODEL as MICRO  # noqa: E402
-from vitcourse.experiments import EXPERIMENTS, Experiment  # noqa: E402
+from vitcourse.lab import EXPERIMENTS, Experiment  # noqa: E402
 
 PAIR = [
     Experiment(name="_t_pre", chapter="tests", description="micro MAE pre-training",
@@ -296,7 +296,7 @@ def sandbox(isolated_results, registered):
 
 def test_finetune_runs_its_smoke_pretraining_and_starts_from_its_encoder(sandbox):
     import numpy as np
-    from vitcourse.experiments import load_trained_model, paths, run_experiment
+    from vitcourse.lab import load_trained_model, paths, run_experiment
 
     log = run_experiment("_t_ft", "smoke", progress=False)      # runs _t_pre (smoke) first
     assert log["status"] == "finished"
@@ -310,26 +310,28 @@ def test_finetune_runs_its_smoke_pretraining_and_starts_from_its_encoder(sandbox
     confusion = np.load(paths.run_dir("_t_ft", "smoke", 0) / "per_class.npz")["confusion"]
     assert confusion.shape == (10, 10) and confusion.sum() == 10_000
     # The pre-training left its reconstructions beside its log (one test image per class).
-    from vitcourse.pretrain.plots import saved_arrays
+    from vitcourse.lab.arrays import saved_arrays
     arrays, smoke = saved_arrays("_t_pre", "reconstructions.npz")
     assert smoke and arrays["original"].shape == arrays["reconstruction"].shape == (8, 3, 32, 32)
     assert arrays["original"].dtype == np.uint8 and arrays["mask"].sum(1).tolist() == [12] * 8
 
     # The probe task starts from the same encoder, frozen (called as the runner calls it).
-    from vitcourse.experiments.tasks_transfer import linear_probe
+    from vitcourse.lab.runner import trained_model
+    from vitcourse.lab.tasks import TaskRun
+    from vitcourse.lab.tasks.transfer import linear_probe
     micro = {k: v for k, v in MICRO.items() if k != "arch"}
-    probe = linear_probe(model=ViT(32, in_channels=3, num_classes=10, **micro), dataset=object(), profile="smoke", seed=0, device="cpu",
+    probe = linear_probe(ViT(32, in_channels=3, num_classes=10, **micro), TaskRun(object(), "smoke", 0, "cpu", trained_model),
                          experiment="_t_pre").model
     assert isinstance(probe, LinearProbe)
     assert torch.equal(probe.backbone.blocks[0].mlp.fc1.weight, pre.encoder.blocks[0].mlp.fc1.weight)
     # Rebuilding for load_trained_model (dataset=None) gives the structure without fetching weights.
-    rebuilt = linear_probe(model=ViT(32, in_channels=3, num_classes=10, **micro), dataset=None, profile="full", seed=0, device="cpu",
+    rebuilt = linear_probe(ViT(32, in_channels=3, num_classes=10, **micro), TaskRun(None, "full", 0, "cpu"),
                            experiment="_t_pre").model
     assert isinstance(rebuilt, LinearProbe)
 
 
 def test_full_finetune_without_its_pretraining_names_the_command(sandbox):
-    from vitcourse.experiments import run_experiment
+    from vitcourse.lab import run_experiment
 
     with pytest.raises(RuntimeError, match="python -m vitcourse run _t_pre --profile full --seed 0"):
         run_experiment("_t_ft", "full", progress=False)
@@ -340,8 +342,8 @@ def test_a_finetuning_refuses_a_pretraining_of_an_older_spec(sandbox):
     current experiment's: the fine-tuning stops and names the key (no silent transfer)."""
     import dataclasses
 
-    from vitcourse.experiments import run_experiment
-    from vitcourse.experiments.runner import StaleRunError
+    from vitcourse.lab import run_experiment
+    from vitcourse.lab.stale import StaleRunError
 
     assert run_experiment("_t_pre", "full", progress=False)["status"] == "finished"
     pre = EXPERIMENTS["_t_pre"]

@@ -20,8 +20,10 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from memory_loader import InMemoryLoader
+
 from vitcourse.models import ViT
-from vitcourse.train import (ConfigMismatch, InMemoryLoader, ResumeMismatch, TrainConfig,
+from vitcourse.train import (ConfigMismatch, ResumeMismatch, TrainConfig,
                              TrainingDiverged, fit, latest_checkpoint, load_checkpoint, lr_at,
                              param_groups, read_run_log, seed_everything)
 from vitcourse.train.optim import Schedule

@@ -6,13 +6,16 @@ metrics and final weights must agree to float32 precision, and the test set (50 
 partial last batch) must be counted exactly once.
 """
 
+import os
+
 import pytest
 import torch
+from helpers import TESTS
 from helpers import torchrun as launch
 from safetensors.torch import load_file
 
 from vitcourse.train import fit, latest_checkpoint, read_run_log
-from vitcourse.train.ddp_selftest import TEST_SIZE, TRAIN_SIZE, selftest_parts
+from ddp_selftest import TEST_SIZE, TRAIN_SIZE, selftest_parts
 
 
 
@@ -22,7 +25,9 @@ def model_tensors(run_dir):
 
 
 def torchrun(run_dir, *args):
-    done = launch(["-m", "vitcourse.train.ddp_selftest", str(run_dir), *args])
+    # tests/ on the children's path: the self-test and its loader are test scaffolding, not the package
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
+    done = launch(["-m", "ddp_selftest", str(run_dir), *args], env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -38,7 +43,7 @@ def test_two_processes_train_like_one_and_resume(tmp_path):
     single = fit(model, train, test, config, single_dir, progress=False)
     ddp = read_run_log(ddp_dir)
     assert ddp["status"] == "finished" and ddp["world_size"] == 2 and single["world_size"] == 1
-    assert ddp["command"].startswith("torchrun --nproc_per_node=2 -m vitcourse.train.ddp_selftest")
+    assert ddp["command"].startswith("torchrun --nproc_per_node=2 -m ddp_selftest")
     assert [g["start_epoch"] for g in ddp["segments"]] == [0, 1]
     assert ddp["config"] == single["config"]
     # Rank 0 alone wrote: one checkpoint pair, no temporary files left by a second writer.

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vitcourse.predict import fraction_equal, predictions
+
 KINDS = ("soft", "hard")
 
 
@@ -86,6 +88,4 @@ def distillation_objective(teacher: nn.Module, kind: str = "soft", alpha: float 
 
 def agreement(student: nn.Module, teacher: nn.Module, images: torch.Tensor, batch_size: int = 256) -> float:
     """Fraction of images on which student and teacher predict the same class."""
-    from vitcourse.predict import fraction_equal, predictions
-
     return fraction_equal(predictions(student, images, batch_size), predictions(teacher, images, batch_size))

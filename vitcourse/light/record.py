@@ -9,13 +9,11 @@ import copy
 import numpy as np
 import torch
 
-from vitcourse.inspect.arrays import Schema, load_run_arrays
-
-from .flops import vit_flops
 from vitcourse.data import normalised, spread_indices
-
+from vitcourse.models.flops import vit_flops
 from vitcourse.predict import fraction_equal, predictions
 
+from .deit import DistilledViT, head_accuracies
 from .measure import accuracy, cpu_latency_ms
 from .prune import head_importance, prune_heads, pruning_order
 from .quantize import linear_layer_counts, quantize_linear_int8, serialized_bytes
@@ -24,7 +22,8 @@ from .speed import rows_to_arrays, speed_sweep
 FILENAME = "light.npz"
 DISTILL_FILENAME = "distill.npz"
 
-SCHEMA: Schema = {
+# What each file must hold, {key: (dtype kind, shape)}: `vitcourse.lab.arrays` checks files against it.
+SCHEMA = {
     "eval_images": ("i", ()), "importance": ("fnan", ("L", "heads")), "prune_order": ("i", ("O", 2)),
     "pruned_heads": ("i", ("K",)), "prune_accuracy": ("f", ("K",)), "prune_params": ("i", ("K",)),
     "prune_gflops": ("f", ("K",)),
@@ -36,7 +35,7 @@ SCHEMA: Schema = {
     "speed_peak_memory_bytes": ("fnan", ("R",)), "speed_achieved_tflops": ("f", ("R",)),
     "speed_mfu": ("fnan", ("R",)), "speed_device": ("U", ()),
 }
-DISTILL_SCHEMA: Schema = {
+DISTILL_SCHEMA = {
     "eval_images": ("i", ()), "student_accuracy": ("f", ()), "teacher_accuracy": ("f", ()),
     "agreement": ("f", ()), "head_names": ("U", ("h",)), "head_accuracy": ("f", ("h",)),
 }
@@ -101,8 +100,6 @@ def compression_arrays(model, dataset, *, eval_images: int = 2000, importance_im
 def distill_arrays(student, teacher, dataset, eval_images: int = 2000) -> dict:
     """Student and teacher accuracy on the same test images, how often they agree, and for a
     DeiT student the accuracy of each head."""
-    from .deit import DistilledViT, head_accuracies
-
     device = next(student.parameters()).device
     student.eval()
     teacher = teacher.to(device).eval()
@@ -115,11 +112,3 @@ def distill_arrays(student, teacher, dataset, eval_images: int = 2000) -> dict:
             "teacher_accuracy": np.float64(fraction_equal(teacher_pred, y)),
             "agreement": np.float64(fraction_equal(student_pred, teacher_pred)),
             "head_names": np.array(list(heads)), "head_accuracy": np.array(list(heads.values()), dtype=np.float64)}
-
-
-def read_light(experiment: str, profile: str, problems: list[str] | None = None) -> dict:
-    return load_run_arrays(experiment, profile, FILENAME, SCHEMA, problems)
-
-
-def read_distill(experiment: str, profile: str, problems: list[str] | None = None) -> dict:
-    return load_run_arrays(experiment, profile, DISTILL_FILENAME, DISTILL_SCHEMA, problems)

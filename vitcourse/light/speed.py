@@ -3,23 +3,54 @@ torch.compile, and the batch size: training images/s, peak GPU memory and MFU.
 
 Each configuration changes one thing against a baseline (fused attention, bf16 autocast on a GPU,
 eager, batch 512), so every comparison isolates one effect. The step itself (forward, backward,
-AdamW) is `vitcourse.bench.throughput.train_images_per_s`, the same one `python -m vitcourse bench`
+AdamW) is `train_images_per_s` below, the same one `python -m vitcourse bench`
 times. Weights do not change speed, so each configuration gets a freshly built model.
 """
 
 from __future__ import annotations
 
 import gc
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
-from vitcourse.bench.throughput import train_images_per_s
 from vitcourse.models import ViT
+from vitcourse.models.flops import vit_flops
 from vitcourse.train.environment import device_name
 
-from .flops import mfu, peak_flops, vit_flops
+from .mfu import mfu, peak_flops
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train_images_per_s(model, device, batch, steps, warmup, amp):
+    """Training images/s of `model` on random 32-px batches (forward, backward, AdamW step)."""
+    model = model.to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    x = torch.randn(batch, 3, 32, 32, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
+    ctx = torch.autocast(device.type, dtype=torch.bfloat16) if amp else torch.autocast(device.type, enabled=False)
+
+    def step():
+        with ctx:
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    for _ in range(warmup):
+        step()
+    synchronize(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    synchronize(device)
+    return batch * steps / (time.perf_counter() - t0)
 
 
 @dataclass(frozen=True)

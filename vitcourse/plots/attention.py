@@ -6,11 +6,11 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
+from vitcourse.interpret.attention import cls_attention_maps
+
 
 def cls_attention(model, image: torch.Tensor) -> torch.Tensor:
     """(layers, heads, h, w): attention of the class token to every patch, for one normalised image."""
-    from vitcourse.inspect.attention import cls_attention_maps  # the one implementation (lazy: no cycle)
-
     return cls_attention_maps(model, image[None])[0]
 
 

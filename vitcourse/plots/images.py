@@ -5,6 +5,8 @@ import numpy as np
 import torch
 from einops import rearrange
 
+from vitcourse.interpret.embeddings import cosine_similarity_matrix
+
 
 def sample_photo(size: int = 224) -> torch.Tensor:
     """Matplotlib's bundled photograph of Grace Hopper (no download), centre-cropped to a square and
@@ -62,8 +64,6 @@ def plot_position_similarity(table: torch.Tensor, grid: tuple[int, int], fig=Non
 
     table: (h*w, D) position embeddings of the patch tokens only (no class-token row).
     """
-    from vitcourse.inspect.embeddings import cosine_similarity_matrix  # lazy: inspect imports plots
-
     h, w = grid
     sim = cosine_similarity_matrix(table.detach()).reshape(h, w, h, w)
     lo = sim.min().item()  # one colour scale for all panels, stretched to the observed range

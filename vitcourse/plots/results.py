@@ -1,4 +1,4 @@
-"""Figures from run logs (`vitcourse.experiments.Run`): learning curves with the spread over seeds,
+"""Figures from run logs (`vitcourse.lab.results.Run` objects, or anything with `series` and `log`): learning curves with the spread over seeds,
 final-accuracy bars, accuracy against wall-clock time, and the caption that names the command."""
 
 from __future__ import annotations

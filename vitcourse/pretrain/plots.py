@@ -1,35 +1,13 @@
-"""Figures of the transfer and class-imbalance chapters, drawn from the small arrays their runs
-save next to the run logs (per_class.npz, reconstructions.npz)."""
+"""Figures of the transfer and class-imbalance chapters, drawn from arrays: live ones, or the small
+files their runs save next to the run logs (per_class.npz, reconstructions.npz), which
+`vitcourse.lab.arrays` reads."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .imbalance import per_class_accuracy
-
-
-def _read(path: Path | None):
-    """The arrays of an .npz beside a run log; None if there is none yet, or (reported by name) if
-    it is unreadable."""
-    from vitcourse.inspect.arrays import load_arrays
-
-    return load_arrays(path, {}) if path is not None and path.is_file() else None
-
-
-def run_arrays(run, filename: str):
-    """The .npz saved beside a run's log (a `vitcourse.experiments.Run`), or None if it has none."""
-    return _read(Path(run.path).parent / filename)
-
-
-def mean_confusion(runs) -> np.ndarray | None:
-    """Confusion matrices of several seeds, summed (None if a run lacks per_class.npz)."""
-    arrays = [run_arrays(r, "per_class.npz") for r in runs]
-    if not arrays or any(a is None for a in arrays):
-        return None
-    return np.sum([a["confusion"] for a in arrays], axis=0)
 
 
 def plot_class_counts(counts: dict, classes, ax=None, log: bool = True):
@@ -97,22 +75,3 @@ def colour_class_image(classes: np.ndarray, grid, bits: int = 3) -> np.ndarray:
     classes = np.asarray(classes).reshape(grid)
     digits = np.stack([(classes // levels ** (2 - c)) % levels for c in range(3)], axis=-1)
     return (digits + 0.5) / levels
-
-
-def finished_run(experiment: str, seed: int = 0):
-    """(run folder, is_smoke) of `experiment`'s finished run: the full profile's if it exists,
-    else the smoke one's; (None, True) if neither. Unlike `load_runs`, this also serves
-    pre-training runs, which log no test accuracy."""
-    from vitcourse.experiments import paths
-    from vitcourse.experiments.results import is_finished
-
-    for profile in ("full", "smoke"):
-        if is_finished(experiment, profile, seed):
-            return paths.run_dir(experiment, profile, seed), profile == "smoke"
-    return None, True
-
-
-def saved_arrays(experiment: str, filename: str, seed: int = 0):
-    """(arrays, is_smoke): the .npz `filename` saved by `experiment`'s finished run (see finished_run)."""
-    folder, smoke = finished_run(experiment, seed)
-    return _read(None if folder is None else folder / filename), smoke

@@ -16,13 +16,12 @@ from .epoch import Objective, classification_objective
 from .errors import ConfigMismatch, ResumeMismatch, TrainingDiverged
 from .fit import fit
 from .optim import build_optimizer, lr_at, param_groups
-from .protocol import EvalLoader, TrainLoader
+from .protocol import TrainLoader
 from .rng import seed_everything
 from .runlog import read_run_log
-from .memory_loader import InMemoryLoader
 
 __all__ = [
-    "Objective", "classification_objective", "ConfigMismatch", "DistContext", "EvalLoader", "InMemoryLoader", "ResumeMismatch",
+    "Objective", "classification_objective", "ConfigMismatch", "DistContext", "ResumeMismatch",
     "TrainConfig", "TrainLoader", "TrainingDiverged", "build_optimizer", "fit",
     "init_distributed", "latest_checkpoint", "load_checkpoint", "lr_at", "param_groups",
     "read_run_log", "seed_everything", "shutdown_distributed",

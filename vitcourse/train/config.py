@@ -88,9 +88,6 @@ class TrainConfig:
             raise ValueError(f"unknown TrainConfig keys: {unknown}; known keys: {sorted(known)}")
         return cls(**data)
 
-    def replace(self, **changes: Any) -> "TrainConfig":
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
 
 
 def config_differences(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

@@ -81,7 +81,7 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
     if not isinstance(train_loader, TrainLoader):
         missing = [m for m in ("set_epoch", "__len__", "__iter__") if not hasattr(train_loader, m)]
         raise TypeError(f"train_loader lacks {', '.join(f'{m}()' for m in missing)}: see "
-                        "vitcourse.train.protocol for what fit needs (vitcourse.train.InMemoryLoader is "
+                        "vitcourse.train.protocol for what fit needs (tests/memory_loader.py is "
                         "a minimal example)")
     steps_per_epoch = len(train_loader)
     if steps_per_epoch < 1:

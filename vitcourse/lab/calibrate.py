@@ -1,0 +1,100 @@
+"""Check the GPU-time estimate against measured run logs, and fit its constants to them.
+
+`budget` turns each run's FLOPs, epochs and compile flag into minutes with four assumed constants
+(sustained TFLOP/s, start-up, compilation, per-epoch overhead). Once full-profile runs exist,
+`python -m vitcourse calibrate` lists estimate against measurement per run (set-up plus training
+wall time, from the logs) and fits the constants by least squares:
+
+    measured seconds = tflop / rate + epochs * epoch_s + startup_s + compiled * compile_s
+
+so the next chapter budgets rest on this GPU's numbers instead of assumptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from . import budget
+from .summaries import total_minutes
+from .registry import EXPERIMENTS
+from .results import load_runs
+
+
+@dataclass(frozen=True)
+class Measured:
+    experiment: str
+    seed: int
+    terms: budget.CostTerms
+    minutes: float
+    device: str
+
+
+@dataclass(frozen=True)
+class Fit:
+    tflops: float
+    startup_min: float
+    compile_min: float | None   # None: no compiled run to fit it from (the assumption stays)
+    epoch_s: float
+    runs: int
+    rms_error_min: float
+
+    def minutes(self, terms: budget.CostTerms) -> float:
+        compile_min = budget.COMPILE_MIN if self.compile_min is None else self.compile_min
+        return terms.minutes(self.tflops, self.startup_min, compile_min, self.epoch_s)
+
+
+def measured_runs(names=None) -> list[Measured]:
+    """Every finished, valid full-profile run of the registered experiments (or of `names`)."""
+    rows = []
+    for name in names or list(EXPERIMENTS):
+        terms = budget.cost_terms(EXPERIMENTS[name].profile("full"))
+        for run in load_runs(name, "full"):
+            rows.append(Measured(name, run.seed, terms, total_minutes(run), run.log["device"]["name"]))
+    return rows
+
+
+def fit_constants(rows: list[Measured]) -> Fit | None:
+    """Least-squares constants from measured runs; None with fewer runs than unknowns."""
+    compiled = any(r.terms.compile for r in rows) and not all(r.terms.compile for r in rows)
+    columns = 4 if compiled else 3
+    if len(rows) < columns + 1:
+        return None
+    a = np.array([[r.terms.tflop, r.terms.epochs, 1.0] + ([float(r.terms.compile)] if compiled else [])
+                  for r in rows])
+    b = np.array([60.0 * r.minutes - (0.0 if compiled else 60.0 * budget.COMPILE_MIN * r.terms.compile)
+                  for r in rows])
+    coef, *_ = np.linalg.lstsq(a, b, rcond=None)
+    seconds_per_tflop, epoch_s, startup_s = coef[:3]
+    if seconds_per_tflop <= 0:
+        return None   # the FLOP term is not identifiable from these runs
+    fit = Fit(tflops=1.0 / seconds_per_tflop, startup_min=startup_s / 60,
+              compile_min=coef[3] / 60 if compiled else None, epoch_s=float(epoch_s), runs=len(rows),
+              rms_error_min=0.0)
+    error = np.sqrt(np.mean([(fit.minutes(r.terms) - r.minutes) ** 2 for r in rows]))
+    return replace(fit, rms_error_min=float(error))
+
+
+def report(names=None) -> str:
+    rows = measured_runs(names)
+    if not rows:
+        return "no finished full-profile runs yet: nothing to calibrate against (the estimate is all assumption)"
+    fit = fit_constants(rows)
+    lines = [f"{'experiment':30s} seed {'estimate':>9s} {'measured':>9s} {'fitted':>8s}  device"]
+    for r in rows:
+        fitted = f"{fit.minutes(r.terms):8.2f}" if fit else "       -"
+        lines.append(f"{r.experiment:30s} {r.seed:4d} {r.terms.minutes():9.2f} {r.minutes:9.2f} {fitted}  {r.device}")
+    estimate, measured = sum(r.terms.minutes() for r in rows), sum(r.minutes for r in rows)
+    lines.append(f"total: estimated {estimate:.1f} min, measured {measured:.1f} min over {len(rows)} runs "
+                 f"(devices: {', '.join(sorted({r.device for r in rows}))})")
+    lines.append(f"assumed: {budget.ASSUMED_TFLOPS:g} TFLOP/s, start-up {budget.STARTUP_MIN_PER_RUN} min, "
+                 f"compilation {budget.COMPILE_MIN} min, {budget.EPOCH_OVERHEAD_S} s per epoch")
+    if fit is None:
+        lines.append("fitted: not enough runs (or too alike) to fit the constants yet")
+    else:
+        compile_text = "no compiled run to fit" if fit.compile_min is None else f"{fit.compile_min:.2f} min"
+        lines.append(f"fitted:  {fit.tflops:.1f} TFLOP/s, start-up {fit.startup_min:.2f} min, compilation "
+                     f"{compile_text}, {fit.epoch_s:.2f} s per epoch (rms error {fit.rms_error_min:.2f} min, "
+                     f"{fit.runs} runs): put these into vitcourse/lab/budget.py")
+    return "\n".join(lines)
