@@ -7,7 +7,8 @@ Part I and the module chapters of Part II import only the course.
 """
 
 from . import budget
-from .arrays import finished_run, mean_confusion, read_distill, read_inspection, read_light, saved_arrays
+from .arrays import (finished_run, load_arrays, mean_confusion, read_distill, read_inspection, read_light,
+                     saved_arrays)
 from .budget import estimate_gpu_minutes, experiment_cpu_minutes, experiment_gpu_minutes, plan_epochs
 from .build import prepare_dataset
 from .calibrate import report as calibration_report
@@ -17,7 +18,8 @@ from .chapter_results import ChapterResults, FigureData, chapter_results, figure
 from .part3_table import part3_rows
 from .published import PAPER_TABLE8, SOURCE_3A, SOURCE_3A_SMALL, SOURCE_3B_CLAIMS
 from .registry import EXPERIMENTS, get_experiment
-from .results import Run, load_runs
+from .paths import run_dir
+from .results import Run, is_finished, load_runs
 from .runner import command_for, load_trained_model, run_experiment
 from .summaries import (accuracy_at, format_table, knob_rows, steady_epoch_time, steady_images_per_s,
                         summarize, total_minutes)
@@ -26,7 +28,7 @@ from .weights import analysed_model
 __all__ = [
     "analysed_model", "budget", "estimate_gpu_minutes", "experiment_cpu_minutes", "experiment_gpu_minutes",
     "plan_epochs", "calibration_report",
-    "finished_run", "mean_confusion", "read_distill", "read_inspection", "read_light", "saved_arrays",
+    "finished_run", "is_finished", "load_arrays", "run_dir", "mean_confusion", "read_distill", "read_inspection", "read_light", "saved_arrays",
     "prepare_dataset", "part2_first_run", "part3_compare", "part3_data_ablations", "part3_imbalance",
     "part3_inspect", "part3_light", "part3_recipe", "part3_transfer", "ChapterResults", "FigureData",
     "chapter_results", "figure_data", "notebook_profile", "part3_rows", "PAPER_TABLE8", "SOURCE_3A",
