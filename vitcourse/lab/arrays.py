@@ -150,14 +150,21 @@ def mean_confusion(runs) -> np.ndarray | None:
     return np.sum([a["confusion"] for a in arrays], axis=0)
 
 
-def finished_run(experiment: str, seed: int = 0):
-    """(run folder, is_smoke) of `experiment`'s finished run: the full profile's if it exists,
-    else the smoke one's; (None, True) if neither. Unlike `load_runs`, this also serves
-    pre-training runs, which log no test accuracy."""
-    for profile in ("full", "smoke"):
+def best_finished_run(experiment: str, seed: int = 0):
+    """(run folder, profile) of `experiment`'s best finished run: full, else cpu, else smoke;
+    (None, None) if none. Unlike `load_runs`, this also serves pre-training runs, which log no
+    test accuracy."""
+    for profile in ("full", "cpu", "smoke"):
         if is_finished(experiment, profile, seed):
-            return paths.run_dir(experiment, profile, seed), profile == "smoke"
-    return None, True
+            return paths.run_dir(experiment, profile, seed), profile
+    return None, None
+
+
+def finished_run(experiment: str, seed: int = 0):
+    """(run folder, is_smoke) of `experiment`'s best finished run (see best_finished_run);
+    (None, True) if there is none."""
+    folder, profile = best_finished_run(experiment, seed)
+    return folder, profile in (None, "smoke")
 
 
 def saved_arrays(experiment: str, filename: str, seed: int = 0):

@@ -96,9 +96,10 @@ def split_for_workers(profile: str, workers: int, names=None) -> list[list[str]]
         groups.setdefault(root[name], []).append(name)
     lists: list[list[str]] = [[] for _ in range(workers)]
     load = [0.0] * workers
-    for group in sorted(groups.values(), key=lambda g: -sum(cost(EXPERIMENTS[n]) for n in g)):
+    minutes = {root: sum(cost(EXPERIMENTS[n]) for n in group) for root, group in groups.items()}
+    for root in sorted(groups, key=minutes.get, reverse=True):
         i = load.index(min(load))   # longest group first onto the least loaded worker
-        lists[i] += group
-        load[i] += sum(cost(EXPERIMENTS[n]) for n in group)
+        lists[i] += groups[root]
+        load[i] += minutes[root]
     order = {name: i for i, name in enumerate(todo)}
     return [sorted(names_, key=order.get) for names_ in lists if names_]

@@ -10,15 +10,15 @@ they exist, else the CPU-scale ones.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from vitcourse import REPO_ROOT
-from vitcourse.atomic import write_json_atomic
+from vitcourse.atomic import write_json_atomic, write_safetensors_atomic
+from vitcourse.data.cache import file_sha256
 from vitcourse.light.record import FILENAME as COMPRESSION_FILE
 from vitcourse.light.record import compression_arrays
 
@@ -36,10 +36,6 @@ def weights_root() -> Path:
     return paths.data_root() / "weights"
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def _files(name: str, profile: str) -> tuple[Path, Path]:
     stem = weights_root() / f"{name}-{profile}"
     return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
@@ -53,15 +49,15 @@ def export_weights(name: str, profile: str, seed: int = 0, dtype: torch.dtype = 
     log = json.loads(log_path.read_text())
     tensors_path, record_path = _files(name, profile)
     tensors_path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}, str(tensors_path))
+    write_safetensors_atomic(tensors_path, {k: v.to(dtype) for k, v in model.state_dict().items()})
     try:
         run_log = log_path.relative_to(REPO_ROOT)
     except ValueError:
         run_log = log_path
     write_json_atomic(record_path, {
         "experiment": name, "profile": profile, "seed": seed, "dtype": str(dtype).removeprefix("torch."),
-        "run_log": str(run_log), "run_log_sha256": sha256(log_path),
-        "weights": tensors_path.name, "weights_sha256": sha256(tensors_path),
+        "run_log": str(run_log), "run_log_sha256": file_sha256(log_path),
+        "weights": tensors_path.name, "weights_sha256": file_sha256(tensors_path),
         "commit": (log.get("git") or {}).get("commit"), "test_acc": log["epochs"][-1]["test_acc"],
         "command": log.get("command"),
     })
@@ -88,7 +84,7 @@ def analysed_model(name: str) -> tuple[torch.nn.Module, dict]:
     tensors_path, _ = _files(name, record["profile"])
     log_path = REPO_ROOT / record["run_log"]
     for path, expected in ((tensors_path, record["weights_sha256"]), (log_path, record["run_log_sha256"])):
-        if not path.is_file() or sha256(path) != expected:
+        if not path.is_file() or file_sha256(path) != expected:
             raise ValueError(f"{path} does not match its record {tensors_path.with_suffix('.json')} "
                              f"(missing or changed since export): restore it from git, or export the "
                              f"weights again from the run that made them.")
