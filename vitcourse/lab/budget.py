@@ -19,19 +19,84 @@ fits the four constants to the logs.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from vitcourse.data import long_tailed_counts
 from vitcourse.models.flops import forward_flops
 
+from . import paths
 from .build import input_size
 
 ASSUMED_TFLOPS = 60.0
 STARTUP_MIN_PER_RUN = 0.1
 COMPILE_MIN = 0.5
 EPOCH_OVERHEAD_S = 0.25
+# GPU augmentation per training image, by kind: crop/flip/jitter ("light") or a RandAugment-style
+# policy (about eight colour ops and a warp per layer, on the whole batch). Assumed until measured.
+AUGMENT_US_PER_IMAGE = {"none": 0.0, "light": 0.2, "policy": 1.0}
 CIFAR10_TRAIN = 50_000
 CIFAR10_TEST = 10_000
+CALIBRATION_FILE = "calibration.json"   # beside the full-profile run logs, written by a GPU window
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The constants an estimate multiplies the cost terms by: assumed, or measured by a window."""
+    tflops: dict[str, float]        # sustained training/test rate per model family ("vit", "resnet18")
+    startup_min: float
+    compile_min: float
+    epoch_s: float
+    augment_us: dict[str, float]    # per training image, by augmentation kind
+    source: str = "assumed"
+
+    def family_tflops(self, family: str) -> float:
+        return self.tflops.get(family, self.tflops.get("default", ASSUMED_TFLOPS))
+
+
+ASSUMED = Rates({"default": ASSUMED_TFLOPS}, STARTUP_MIN_PER_RUN, COMPILE_MIN, EPOCH_OVERHEAD_S,
+                dict(AUGMENT_US_PER_IMAGE))
+
+
+def calibration_path():
+    return paths.results_root("full") / CALIBRATION_FILE
+
+
+def current_rates() -> Rates:
+    """The measured rates of data/results/calibration.json when a GPU window has written it, else
+    the assumptions above. A file that does not parse or lacks a field is refused by name."""
+    path = calibration_path()
+    if not path.is_file():
+        return ASSUMED
+    try:
+        data = json.loads(path.read_text())
+        rates = Rates({k: float(v) for k, v in data["tflops"].items()}, float(data["startup_min"]),
+                      float(data["compile_min"]), float(data["epoch_s"]),
+                      {**AUGMENT_US_PER_IMAGE, **{k: float(v) for k, v in data["augment_us"].items()}},
+                      f"{path.name} ({data['device']}, {data['runs']} runs)")
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"{path} is not a valid calibration ({type(err).__name__}: {err}): restore it "
+                         f"from git, or delete it to estimate with the assumed constants.") from None
+    if min(rates.tflops.values(), default=0) <= 0 or min(rates.startup_min, rates.compile_min, rates.epoch_s) < 0:
+        raise ValueError(f"{path}: rates must be positive and times non-negative; restore it from git or "
+                         f"delete it to estimate with the assumed constants.")
+    return rates
+
+
+def augment_kind(augment) -> str:
+    """"policy" for RandAugment-style augmentation (and the presets that include it), "none"
+    without any, else "light" (crop, flip, jitter, mixing)."""
+    if augment in (None, "none"):
+        return "none"
+    if isinstance(augment, str):
+        return "policy" if augment in ("randaug", "trivial", "deit") else "light"
+    policy = augment.get("policy") if isinstance(augment, dict) else getattr(augment, "policy", None)
+    if policy not in (None, "none"):
+        return "policy"
+    if isinstance(augment, dict) and not augment.get("crop", 1) and not augment.get("flip", True) \
+            and len(augment) <= 2:
+        return "none"
+    return "light"
 
 
 def images_per_epoch(data: dict, train_size: int = CIFAR10_TRAIN) -> float:
@@ -49,18 +114,30 @@ class CostTerms:
     tflop: float        # training (3x forward) and test passes (1x), in 10^12 FLOPs
     epochs: int
     compile: bool
+    family: str = "vit"              # the model's arch: rates are measured per family
+    augmented_images: float = 0.0    # training images through the GPU augmentation
+    augment: str = "none"            # its kind (see augment_kind)
 
     def minutes(self, tflops: float = ASSUMED_TFLOPS, startup_min: float = STARTUP_MIN_PER_RUN,
-                compile_min: float = COMPILE_MIN, epoch_s: float = EPOCH_OVERHEAD_S) -> float:
-        seconds = self.tflop / tflops + epoch_s * self.epochs
+                compile_min: float = COMPILE_MIN, epoch_s: float = EPOCH_OVERHEAD_S,
+                augment_us: float | None = None) -> float:
+        """Minutes at these constants (the defaults are the assumptions)."""
+        augment_us = AUGMENT_US_PER_IMAGE[self.augment] if augment_us is None else augment_us
+        seconds = self.tflop / tflops + epoch_s * self.epochs + self.augmented_images * augment_us * 1e-6
         return seconds / 60 + startup_min + (compile_min if self.compile else 0.0)
+
+    def estimate(self, rates: Rates) -> float:
+        return self.minutes(rates.family_tflops(self.family), rates.startup_min, rates.compile_min,
+                            rates.epoch_s, rates.augment_us.get(self.augment, 0.0))
 
 
 def cost_terms(spec: dict, train_size: int = CIFAR10_TRAIN, image_size: int = 32) -> CostTerms:
     """The cost terms of one run of a resolved full profile {"model", "data", "train"}."""
     images, tests, per_image = _passes(spec, train_size, image_size)
     flops = per_image * (3 * images + CIFAR10_TEST * tests)
-    return CostTerms(flops / 1e12, spec["train"]["epochs"], bool(spec["train"].get("compile")))
+    kind = augment_kind(spec["data"].get("augment"))
+    return CostTerms(flops / 1e12, spec["train"]["epochs"], bool(spec["train"].get("compile")),
+                     spec["model"].get("arch", "vit"), images if kind != "none" else 0.0, kind)
 
 
 def test_passes(train: dict) -> int:
@@ -104,31 +181,37 @@ def experiment_cpu_minutes(exp) -> float:
 
 
 def estimate_gpu_minutes(spec: dict, seeds: int = 1, train_size: int = CIFAR10_TRAIN,
-                         image_size: int = 32) -> float:
-    """Minutes on one H100 for all seeds of a resolved full profile {"model", "data", "train"}."""
-    return seeds * cost_terms(spec, train_size, image_size).minutes()
+                         image_size: int = 32, rates: Rates | None = None) -> float:
+    """Minutes on one H100 for all seeds of a resolved full profile {"model", "data", "train"}, at
+    `rates` (default: the measured calibration when there is one, else the assumptions)."""
+    return seeds * cost_terms(spec, train_size, image_size).estimate(rates or current_rates())
 
 
 # Tasks whose runs train without a test pass (their TaskSetup has evaluate=False).
 NO_TEST_PASS = frozenset({"mae_pretrain", "mpp_pretrain", "rotation_pretrain", "supervised_pretrain"})
 
 
-def experiment_gpu_minutes(exp) -> float:
-    return estimate_gpu_minutes(exp.profile("full"), seeds=len(exp.seeds_for("full")))
+def experiment_gpu_minutes(exp, rates: Rates | None = None) -> float:
+    return estimate_gpu_minutes(exp.profile("full"), seeds=len(exp.seeds_for("full")), rates=rates)
 
 
-def plan_epochs(spec: dict, minutes: float, seeds: int = 1, multiple: int = 1) -> int:
+def plan_epochs(spec: dict, minutes: float, seeds: int = 1, multiple: int = 1, rates: Rates | None = None) -> int:
     """The most epochs (a multiple of `multiple`) whose estimated H100 minutes stay <= `minutes`.
 
-    The estimate is linear in the epoch count plus a fixed overhead per run, so it is solved
-    directly; raises if even `multiple` epochs do not fit.
+    The estimate is nearly linear in the epoch count plus a fixed overhead per run, so it is solved
+    directly, then corrected by whole steps; raises if even `multiple` epochs do not fit.
     """
     def minutes_for(epochs: int) -> float:
-        return estimate_gpu_minutes({**spec, "train": {**spec["train"], "epochs": epochs}}, seeds)
+        return estimate_gpu_minutes({**spec, "train": {**spec["train"], "epochs": epochs}}, seeds, rates=rates)
 
     fixed = minutes_for(0)
     per_epoch = minutes_for(1) - fixed
     epochs = int((minutes - fixed) / per_epoch) // multiple * multiple
+    # Test passes every `eval_every` epochs make the estimate a staircase: settle on the exact answer.
+    while epochs >= multiple and minutes_for(epochs) > minutes:
+        epochs -= multiple
+    while minutes_for(epochs + multiple) <= minutes:
+        epochs += multiple
     if epochs < multiple:
         raise ValueError(f"not even {multiple} epoch(s) fit in {minutes} estimated minutes "
                          f"(overhead {fixed:.2f} min, {per_epoch:.3f} min per epoch)")

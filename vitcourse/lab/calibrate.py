@@ -12,9 +12,17 @@ so the next chapter budgets rest on this GPU's numbers instead of assumptions.
 
 from __future__ import annotations
 
+import json
+import statistics
+import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
+import torch
+
+from vitcourse.data import GpuAugment
+from vitcourse.atomic import write_json_atomic
 
 from . import budget
 from .summaries import total_minutes
@@ -98,3 +106,84 @@ def report(names=None) -> str:
                      f"{compile_text}, {fit.epoch_s:.2f} s per epoch (rms error {fit.rms_error_min:.2f} min, "
                      f"{fit.runs} runs): put these into vitcourse/lab/budget.py")
     return "\n".join(lines)
+
+
+# -- the calibration file a GPU window writes and `budget.current_rates` reads ---------------------
+
+AUGMENT_PRESETS = {"light": "basic", "policy": "randaug"}   # one preset per augmentation kind
+
+
+def measure_augmentation(device: str | torch.device) -> dict[str, float]:
+    """Microseconds per image of the GPU augmentation, per kind (a few seconds on any device)."""
+    device = torch.device(device)
+    batch, repeats = (512, 10) if device.type == "cuda" else (16, 1)   # a CPU only simulates
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (batch, 3, 32, 32), dtype=torch.uint8, generator=gen).to(device)
+    labels = torch.randint(0, 10, (batch,), generator=gen).to(device)
+    out = {}
+    for kind, preset in AUGMENT_PRESETS.items():
+        aug = GpuAugment(preset, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 10)
+        for step in range(repeats + 2):      # two warm-up batches: first-call kernel selection
+            if step == 2:
+                _synchronize(device)
+                start = time.perf_counter()
+            aug.apply(images, labels, aug.sample(batch, (3, 32, 32), gen, device))
+        _synchronize(device)
+        out[kind] = round(1e6 * (time.perf_counter() - start) / (repeats * batch), 3)
+    return out
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def calibration_from_runs(augment_us: dict[str, float] | None = None) -> dict | None:
+    """The rates measured by the finished full-profile runs, as `budget.Rates` reads them:
+    per model family, FLOPs over steady training and test time (compilation's first epoch left
+    out, the augmentation's measured cost taken off); compilation as the first epoch's excess
+    over the steady median; start-up and per-epoch overhead as medians. None without runs."""
+    augment_us = {**budget.AUGMENT_US_PER_IMAGE, **(augment_us or {})}
+    flop: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    compiles, startups, overheads, devices = [], [], [], set()
+    for name, exp in EXPERIMENTS.items():
+        spec = exp.profile("full")
+        terms = budget.cost_terms(spec)
+        per_image = terms.tflop / max(terms.epochs, 1)   # TFLOP of one average epoch
+        images = budget.images_per_epoch(spec["data"])
+        for run in load_runs(name, "full"):
+            epochs = run.log["epochs"]
+            steady = epochs[1:] if terms.compile and len(epochs) > 1 else epochs
+            aug_s = augment_us.get(terms.augment, 0.0) * 1e-6 * images * len(steady)
+            flop[terms.family] = flop.get(terms.family, 0.0) + per_image * len(steady)
+            seconds[terms.family] = seconds.get(terms.family, 0.0) + max(
+                sum(e["epoch_time_s"] for e in steady) - aug_s, 1e-9)
+            if terms.compile and len(epochs) > 2:
+                compiles.append(epochs[0]["epoch_time_s"] - statistics.median(e["epoch_time_s"] for e in epochs[1:]))
+            startups.append(run.log.get("setup_time_s", 0.0))
+            overheads.append(max(run.log["wall_time_s"] - sum(e["epoch_time_s"] for e in epochs), 0.0) / len(epochs))
+            devices.add(run.log["device"]["name"])
+    if not flop:
+        return None
+    return {"device": ", ".join(sorted(devices)), "runs": len(startups),
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "tflops": {family: round(flop[family] / seconds[family], 3) for family in flop},
+            "startup_min": round(statistics.median(startups) / 60, 4),
+            "compile_min": round(statistics.median(compiles) / 60, 4) if compiles else budget.COMPILE_MIN,
+            "epoch_s": round(statistics.median(overheads), 4),
+            "augment_us": augment_us}
+
+
+def write_calibration(augment_us: dict[str, float] | None = None) -> Path | None:
+    """Write data/results/calibration.json from the finished full runs (None: no runs yet). The
+    augmentation cost of an earlier window is kept when this one did not measure it."""
+    path = budget.calibration_path()
+    if augment_us is None and path.is_file():
+        augment_us = json.loads(path.read_text()).get("augment_us")
+    data = calibration_from_runs(augment_us)
+    if data is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, data)
+    return path

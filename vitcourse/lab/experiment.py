@@ -67,6 +67,10 @@ class Experiment:
     # suite starts it only when the time left in its GPU job covers the run's estimate, so it is
     # never split across jobs (each resumed segment would pay start-up and compilation again).
     whole_job: bool = False
+    # Rank in the core set (the runs carrying a chapter's main claim, `catalog/core_set.py`), or
+    # None for the extended set; keep_weights: a GPU window brings its final weights back.
+    core: int | None = None
+    keep_weights: bool = False
 
     def profile(self, name: str) -> dict[str, Any]:
         """The resolved {"model", "data", "train"} dicts of profile `name`."""

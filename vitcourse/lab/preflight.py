@@ -106,8 +106,9 @@ def _training(device: torch.device, compile: bool) -> str:
     return "; ".join(report)
 
 
-def run_preflight(device: str | None = None, compile: bool | None = None) -> list[Check]:
-    """Run every check on `device` (default: CUDA when present); `compile` defaults to on for CUDA."""
+def run_preflight(device: str | None = None, compile: bool | None = None, training: bool = True) -> list[Check]:
+    """Run every check on `device` (default: CUDA when present); `compile` defaults to on for CUDA.
+    training=False leaves out the training check (for callers whose next step trains anyway)."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     compile = dev.type == "cuda" if compile is None else compile
     checks: list[tuple[str, Callable[[], str]]] = [
@@ -115,7 +116,7 @@ def run_preflight(device: str | None = None, compile: bool | None = None) -> lis
         ("augmentation on the device", lambda: _augmentation(dev)),
         ("attention kernels", lambda: _attention(dev)),
         ("training, checkpoint, resume", lambda: _training(dev, compile)),
-    ]
+    ][:None if training else 3]
     results = []
     for name, check in checks:
         start = time.perf_counter()

@@ -36,18 +36,19 @@ def weights_root() -> Path:
     return paths.data_root() / "weights"
 
 
-def _files(name: str, profile: str) -> tuple[Path, Path]:
-    stem = weights_root() / f"{name}-{profile}"
+def _files(name: str, profile: str, root: Path | None = None) -> tuple[Path, Path]:
+    stem = (root or weights_root()) / f"{name}-{profile}"
     return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
 
 
-def export_weights(name: str, profile: str, seed: int = 0, dtype: torch.dtype = torch.float32) -> Path:
-    """Copy the final weights of a finished run into data/weights/; returns the record's path.
-    GPU runs may pass dtype=torch.bfloat16 to halve the file."""
+def export_weights(name: str, profile: str, seed: int = 0, dtype: torch.dtype = torch.float32,
+                   root: Path | None = None) -> Path:
+    """Copy the final weights of a finished run into data/weights/ (or `root`); returns the record's
+    path. GPU runs pass dtype=torch.bfloat16 to halve the file."""
     model = load_trained_model(name, profile, seed)
     log_path = paths.run_dir(name, profile, seed) / "run.json"
     log = json.loads(log_path.read_text())
-    tensors_path, record_path = _files(name, profile)
+    tensors_path, record_path = _files(name, profile, root)
     tensors_path.parent.mkdir(parents=True, exist_ok=True)
     write_safetensors_atomic(tensors_path, {k: v.to(dtype) for k, v in model.state_dict().items()})
     try:

@@ -77,7 +77,8 @@ def device_name(device: torch.device) -> str:
 
 
 def git_info(repo: Path = REPO_ROOT) -> dict[str, Any]:
-    """Commit hash and whether tracked files differ from it; ``None`` values outside a checkout."""
+    """Commit hash and whether tracked files differ from it. Outside a checkout, the commit named
+    by VITCOURSE_COMMIT (set by tools/gpu_window.sh from the launching checkout), else None."""
     def git(*args: str) -> str | None:
         try:
             done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
@@ -87,7 +88,8 @@ def git_info(repo: Path = REPO_ROOT) -> dict[str, Any]:
         return done.stdout.strip() if done.returncode == 0 else None
 
     commit = git("rev-parse", "HEAD")
-    if commit is None:
-        return {"commit": None, "dirty": None}
+    if commit is None:   # a copy without .git (a GPU machine): the launcher passes the commit in
+        passed = os.environ.get("VITCOURSE_COMMIT") or None
+        return {"commit": passed, "dirty": None, "source": "VITCOURSE_COMMIT" if passed else None}
     status = git("status", "--porcelain", "--untracked-files=no")
     return {"commit": commit, "dirty": None if status is None else bool(status)}

@@ -6,12 +6,17 @@ from-scratch recipe, one ingredient per rung. Every rung differs from the one be
 exactly the keys its ingredient names (a test checks this), so each bar of the chapter's chart
 measures one ingredient.
 
-The last rung ("+ longer training") is the course's headline run: <= 10M parameters, designed to
-reach >= 93% on CIFAR-10 in <= 9 minutes on one H100, compilation and data loading included. Its
-epoch count comes from the FLOP-based estimate in `budget` (see `FINAL_PLAN_MINUTES`), which is an
-assumption until a GPU run measures it. It is registered first: it needs a GPU job of its own,
-and it is the plot the chapter exists for. The other rungs are short (10 epochs) so that the
-ladder fits the Part III GPU budget.
+The last rung ("+ longer training") is the course's headline run: a plain ViT of 4.8M parameters
+(<= 10M), aiming at >= 93% CIFAR-10 test accuracy in <= 8 measured minutes on one H100,
+compilation and data loading included, so that it fits one 9.5-minute GPU command with its
+safety margin. Its epoch count comes from the estimate in `budget` (see `FINAL_PLAN_MINUTES`),
+an assumption until a GPU window calibrates it. Expected: about 90-93%. Published anchors for
+plain ViTs trained from scratch on CIFAR-10: 93.58% (Lee et al.'s ViT baseline, D=192, depth 9,
+100 epochs with 3x repeated augmentation, random erasing and EMA-free AdamW, best epoch) and
+90.92% (omihub777/ViT-CIFAR, 200 epochs). Of those recipes' extras this rung takes the longer
+warm-up (10 epochs); repeated augmentation and an EMA of the weights are not implemented yet. It
+is registered first: it needs a GPU job of its own, and it is the plot the chapter exists for.
+The other rungs are short (10 epochs) so that the ladder fits the Part III GPU budget.
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ MODEL = dict(arch="vit", patch_size=4, dim=256, depth=9, heads=8, mlp_ratio=2.0)
 BATCH = 256                      # the source write-up's batch; kept on every rung
 LR = round(1e-3 * (BATCH / 128) ** 0.5, 5)   # 1e-3 at batch 128 (anchors), square-root scaled
 SHORT_EPOCHS = 10                # rungs 0-6: the source's "10 epochs" column
-FINAL_EPOCHS = 250               # rung 7: plan_epochs(final spec, FINAL_PLAN_MINUTES, multiple=10)
-FINAL_PLAN_MINUTES = 9.0         # the goal's limit; the estimate includes compilation, the per-epoch
-#                                  test pass and checkpoints (see `budget`), not the augmentation
+FINAL_EPOCHS = 180               # rung 7: plan_epochs(final spec, FINAL_PLAN_MINUTES, multiple=10)
+FINAL_PLAN_MINUTES = 6.5         # x the window's safety margin 1.25 fits a 9.5-minute command; the
+#                                  estimate includes compilation, test passes, checkpoints, augmentation
+FINAL_EVAL_EVERY = 10            # a test pass every 10 epochs and after the last
 
 # Rung 0: the source setting. Adam = AdamW without weight decay; min_lr = lr makes the cosine
 # schedule a constant learning rate; no warm-up, no clipping, no augmentation, hard labels.
@@ -43,7 +49,7 @@ SOURCE_SETTING = dict(
 )
 # How a run executes, not what it computes: not an ingredient. Only the long final rung is worth
 # torch.compile's start-up cost (about half a minute); the 10-epoch rungs run eagerly.
-EXECUTION_KEYS = frozenset({"compile", "log_every"})
+EXECUTION_KEYS = frozenset({"compile", "log_every", "eval_every"})
 
 # (experiment name, ingredient, what changes relative to the rung below)
 LADDER = [
@@ -57,7 +63,7 @@ LADDER = [
     ("recipe_5_label_smoothing", "+ label smoothing 0.1", dict(train=dict(label_smoothing=0.1))),
     ("recipe_6_stochastic_depth", "+ stochastic depth 0.1", dict(model=dict(drop_path=0.1))),
     ("recipe_7_long", f"+ longer training ({FINAL_EPOCHS} epochs)",
-     dict(train=dict(epochs=FINAL_EPOCHS, warmup_epochs=5, compile=True))),
+     dict(train=dict(epochs=FINAL_EPOCHS, warmup_epochs=10, compile=True, eval_every=FINAL_EVAL_EVERY))),
 ]
 FINAL = LADDER[-1][0]
 

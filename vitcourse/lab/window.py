@@ -1,0 +1,286 @@
+"""One GPU window: as many pending runs as fit in M minutes, every result packed as soon as it exists.
+
+`bash tools/gpu_window.sh` runs `python -m vitcourse window`. A lent GPU machine gives 15 minutes
+in all and at most 10 per command, starts bare, and hands back only an output folder, so one
+command must turn its minutes into files that can be committed:
+
+1. a quick check of the machine (preflight without compilation, well under 45 s) and the dataset
+   decoded once, so every run's process loads it from the cache;
+2. the pending runs in order of value (the core set of `catalog/core_set.py`, then the rest in
+   suite order), each started only when its estimate x MARGIN fits the time left; a run that needs
+   the whole window (the headline) waits until a calibration makes its estimate trustworthy;
+3. each run in its own process (an out-of-memory error, a failed compilation or a crash ends that
+   run, and the next starts), up to `workers` at once on the one GPU;
+4. after every run: the calibration recomputed from the measured logs, the kept weights exported
+   (bf16), and everything new packed into OUT/results.tgz (written beside, then renamed: a kill
+   while packing leaves the previous archive whole).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import tarfile
+import time
+import traceback
+from pathlib import Path
+
+import torch
+
+from vitcourse import REPO_ROOT
+
+from . import budget, paths
+from .build import prepare_dataset
+from .calibrate import measure_augmentation, write_calibration
+from .preflight import format_checks, run_preflight
+from .registry import EXPERIMENTS
+from .results import saved_log
+from .suite import depends_on, pending
+from .weights import export_weights
+
+MARGIN = 1.25          # a run starts only if estimate x MARGIN + PROCESS_S fits the time left
+PROCESS_S = 10.0       # per run, beyond the estimate's start-up: a new process and CUDA context
+PACK_RESERVE_S = 15.0  # kept free at the end for stopping runs and the last pack
+ARCHIVE = "results.tgz"
+LOG = "window.log"
+
+
+@dataclasses.dataclass
+class Planned:
+    name: str
+    seed: int
+    minutes: float     # estimate of one run (one seed)
+    whole: bool        # needs a window of its own: never split
+
+
+def plan(profile: str, names=None, rates: budget.Rates | None = None) -> list[Planned]:
+    """The pending runs of `profile` (or of `names`) in window order: core by rank, then the rest;
+    a whole-window run goes after the rest of the core while the estimate is uncalibrated."""
+    rates = rates or budget.current_rates()
+    todo = pending(profile, names)
+    rank = {name: (EXPERIMENTS[name].core if EXPERIMENTS[name].core is not None else len(EXPERIMENTS) + i)
+            for i, name in enumerate(EXPERIMENTS)}
+    calibrated = rates.source != "assumed"
+
+    def key(item):
+        name, seed = item
+        whole_late = EXPERIMENTS[name].whole_job and not calibrated and EXPERIMENTS[name].core is not None
+        return (EXPERIMENTS[name].core is None, whole_late, rank[name], seed)
+
+    out = []
+    for name, seed in sorted(todo, key=key):
+        spec = EXPERIMENTS[name].profile(profile)
+        minutes = (budget.cost_terms(spec).estimate(rates) if profile == "full"
+                   else budget.estimate_cpu_minutes(spec))
+        out.append(Planned(name, seed, minutes, EXPERIMENTS[name].whole_job))
+    return out
+
+
+class Window:
+    def __init__(self, profile: str = "full", minutes: float = 9.5, out: Path | str = "out",
+                 workers: int = 1, names=None, python: str = sys.executable):
+        self.start = time.monotonic()
+        self.deadline = self.start + 60 * minutes - PACK_RESERVE_S
+        self.profile, self.workers, self.names, self.python = profile, workers, names, python
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        self.logs = paths.runs_root() / "window" / self.stamp      # each run's captured output
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.logs / LOG
+        self.started_wall = time.time()
+        self.weights_dir = None if profile == "full" else paths.runs_root() / "window-weights"
+        self.outcomes: dict[str, str] = {}
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def note(self, text: str) -> None:
+        line = f"[{time.monotonic() - self.start:6.1f} s] {text}"
+        print(line, flush=True)
+        with self.log_path.open("a") as f:
+            f.write(line + "\n")
+
+    def _new_files(self) -> list[tuple[Path, str]]:
+        """(file, name in the archive) of everything this window wrote. Run folders whose log is
+        not final go under partial/: their epochs are measurements, not results to commit."""
+        since = self.started_wall - 1
+        files = []
+        root = paths.results_root(self.profile)
+        for path in sorted(root.rglob("*")) if root.is_dir() else []:
+            if path.is_file() and path.stat().st_mtime >= since:
+                files.append((path, self._arcname(path, final=self._final(path, root))))
+        weights = self.weights_dir or (paths.data_root() / "weights")
+        for path in sorted(weights.glob(f"*-{self.profile}.*")) if weights.is_dir() else []:
+            if path.stat().st_mtime >= since:
+                files.append((path, self._arcname(path)))
+        for path in sorted(self.logs.iterdir()):
+            files.append((path, f"window/{self.stamp}/{path.name}"))
+        return files
+
+    @staticmethod
+    def _final(path: Path, root: Path) -> bool:
+        parts = path.relative_to(root).parts
+        if len(parts) < 4:          # calibration.json and other files of the results root
+            return True
+        log = saved_log(parts[0], parts[1], int(parts[2].removeprefix("seed"))) if parts[2].startswith("seed") else None
+        return (log or {}).get("status") in ("finished", "diverged")
+
+    @staticmethod
+    def _arcname(path: Path, final: bool = True) -> str:
+        try:
+            name = str(path.relative_to(REPO_ROOT))
+        except ValueError:          # a results root outside the checkout (tests)
+            name = str(Path("outside") / path.relative_to(path.anchor))
+        return name if final else f"partial/{name}"
+
+    def pack(self) -> None:
+        """Everything new into OUT/results.tgz, atomically, and a plain copy of the window log."""
+        tmp = self.out / f".{ARCHIVE}.partial"
+        with tarfile.open(tmp, "w:gz") as tar:
+            for path, name in self._new_files():
+                tar.add(path, arcname=name)
+        os.replace(tmp, self.out / ARCHIVE)
+        log_tmp = self.out / f".{LOG}.partial"
+        log_tmp.write_bytes(self.log_path.read_bytes())
+        os.replace(log_tmp, self.out / LOG)
+
+    # -- the window ----------------------------------------------------------------------------
+    def run(self) -> dict[str, str]:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.note(f"window: profile {self.profile}, {(self.deadline - self.start + PACK_RESERVE_S) / 60:.1f} "
+                  f"minutes, {self.workers} worker(s), device {device}, commit "
+                  f"{os.environ.get('VITCOURSE_COMMIT') or 'unknown (set VITCOURSE_COMMIT)'}")
+        self._guarded("checks", self._checks, device)
+        self.pack()
+        queue = plan(self.profile, self.names)
+        self.note(f"plan: {len(queue)} pending runs, {sum(p.minutes for p in queue):.1f} estimated minutes "
+                  f"({budget.current_rates().source} rates)")
+        running: dict[subprocess.Popen, tuple[Planned, float, object]] = {}
+        while queue or running:
+            self._start_what_fits(queue, running)
+            if not running:
+                break
+            if self.left() <= 0:
+                self._stop(running)
+                break
+            self._reap(running)
+            time.sleep(0.2)
+        for item in queue:
+            self.outcomes.setdefault(f"{item.name} seed {item.seed}", "not started")
+        self.note("window done: " + "; ".join(f"{k}: {v}" for k, v in self.outcomes.items()))
+        self.pack()
+        return self.outcomes
+
+    def _guarded(self, what: str, step, *args) -> None:
+        """A step that must not end the window: its failure is logged and the window goes on."""
+        try:
+            step(*args)
+        except Exception as err:
+            self.note(f"{what} failed ({type(err).__name__}: {err}); going on\n{traceback.format_exc(limit=3)}")
+
+    def _checks(self, device: str) -> None:
+        t = time.monotonic()
+        # Compilation is tried by the runs themselves. A CPU simulation (smoke) leaves out the
+        # training check: its runs, seconds long, are that check.
+        checks = run_preflight(device, compile=False, training=self.profile == "full")
+        self.note(f"preflight ({time.monotonic() - t:.1f} s):\n{format_checks(checks)}")
+        first = next(iter(plan(self.profile, self.names)), None)
+        if first is not None:
+            t = time.monotonic()
+            prepare_dataset(EXPERIMENTS[first.name].profile(self.profile)["data"])
+            self.note(f"dataset ready ({time.monotonic() - t:.1f} s)")
+        t = time.monotonic()
+        self.augment_us = measure_augmentation(device)
+        self.note(f"augmentation per image: {self.augment_us} us ({time.monotonic() - t:.1f} s)")
+
+    def _start_what_fits(self, queue: list[Planned], running: dict) -> None:
+        for item in list(queue):
+            if len(running) >= self.workers:
+                return
+            source = depends_on(item.name, self.profile)
+            if source is not None and saved_log_status(source, self.profile, item.seed) != "finished":
+                if any(p.name == source for p in queue) or any(r[0].name == source for r in running.values()):
+                    continue        # its pre-training or teacher comes first
+                queue.remove(item)
+                self.outcomes[f"{item.name} seed {item.seed}"] = f"skipped: needs {source}, not finished"
+                continue
+            need = 60 * item.minutes * MARGIN * (len(running) + 1) + PROCESS_S
+            if item.whole and running:
+                continue            # a whole-window run has the GPU to itself
+            if need > self.left():
+                queue.remove(item)
+                self.outcomes[f"{item.name} seed {item.seed}"] = (
+                    f"not started: needs ~{need / 60:.1f} min with margin, {self.left() / 60:.1f} left")
+                continue
+            queue.remove(item)
+            running[self._launch(item)] = (item, time.monotonic(), None)
+            if item.whole:
+                return
+
+    def _launch(self, item: Planned) -> subprocess.Popen:
+        limit = max(self.left() - 5, 1)
+        cmd = [self.python, "-m", "vitcourse", "run", item.name, "--profile", self.profile,
+               "--seed", str(item.seed), "--time-limit", f"{limit:.0f}"]
+        self.note(f"start {item.name} seed {item.seed} (estimate {item.minutes:.2f} min, "
+                  f"{self.left() / 60:.1f} min left)")
+        output = (self.logs / f"{item.name}-seed{item.seed}.log").open("w")
+        env = {**os.environ, "VITCOURSE_EPOCH_LINES": "1"}
+        return subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+    def _reap(self, running: dict) -> None:
+        for proc in [p for p in running if p.poll() is not None]:
+            item, started, _ = running.pop(proc)
+            key = f"{item.name} seed {item.seed}"
+            status = saved_log_status(item.name, self.profile, item.seed)
+            minutes = (time.monotonic() - started) / 60
+            if proc.returncode == 0 and status == "finished":
+                self.outcomes[key] = f"finished in {minutes:.2f} min (estimate {item.minutes:.2f})"
+                if EXPERIMENTS[item.name].keep_weights:
+                    self._guarded("weights export", self._export, item)
+            elif status == "running" and proc.returncode in (0, 1):
+                self.outcomes[key] = (f"stopped by its time limit after {minutes:.2f} min (estimate "
+                                      f"{item.minutes:.2f}): its epochs are packed under partial/")
+            else:
+                tail = (self.logs / f"{item.name}-seed{item.seed}.log").read_text(errors="replace")
+                tail = "\n".join(tail.strip().splitlines()[-3:])
+                self.outcomes[key] = f"failed (exit {proc.returncode}, log {status}) after {minutes:.2f} min"
+                self.note(f"{key}: {self.outcomes[key]}; last lines:\n{tail}")
+            self.note(f"{key}: {self.outcomes[key]}")
+            self._guarded("calibration", self._calibrate)
+            self._guarded("packing", self.pack)
+
+    def _export(self, item: Planned) -> None:
+        record = export_weights(item.name, self.profile, item.seed, dtype=torch.bfloat16, root=self.weights_dir)
+        self.note(f"weights of {item.name} exported: {record.with_suffix('.safetensors').name}")
+
+    def _calibrate(self) -> None:
+        if self.profile == "full":
+            path = write_calibration(getattr(self, "augment_us", None))
+            if path is not None:
+                self.note(f"calibration updated: {path.name}")
+
+    def _stop(self, running: dict) -> None:
+        for proc, (item, _, _) in running.items():
+            self.note(f"time is up: stopping {item.name} seed {item.seed} (its finished epochs are "
+                      f"packed under partial/)")
+            proc.terminate()
+        for proc, (item, _, _) in running.items():
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            self.outcomes[f"{item.name} seed {item.seed}"] = "stopped at the end of the window"
+
+
+def saved_log_status(name: str, profile: str, seed: int) -> str | None:
+    return (saved_log(name, profile, seed) or {}).get("status")
+
+
+def run_window(profile: str = "full", minutes: float = 9.5, out: Path | str = "out", workers: int = 1,
+               names=None) -> dict[str, str]:
+    return Window(profile, minutes, out, workers, names).run()
