@@ -69,7 +69,7 @@ def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *
     log = fit(setup.model, train_loader, test_loader if setup.evaluate else None, config, run_dir,
               command=command_for(name, profile, seed), progress=progress, device=ctx.device,
               checkpoint_dir=paths.checkpoint_dir(name, profile, seed), time_limit_s=time_limit_s,
-              objective=setup.objective,
+              objective=setup.objective, lr_scales=setup.lr_scales,
               extra_log=dict(experiment=name, profile=profile, chapter=exp.chapter,
                              description=exp.description, spec=spec, dataset=dataset.describe(),
                              setup_time_s=time.perf_counter() - setup_start))
