@@ -18,7 +18,7 @@ from vitcourse.data.augment.erasing import sample_erasing
 from vitcourse.data.augment.geometry import resized_crop, sample_resized_crop
 from vitcourse.data.augment.mixing import sample_mixing
 from vitcourse.data.augment.policy import sample_layer
-from vitcourse.data.loader import loader_seed
+from vitcourse.seeding import stream_seed
 
 RAW = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # mean/std that leave the [0, 1] values as they are
 
@@ -244,7 +244,7 @@ def test_class_balanced_order_depends_only_on_seed_and_epoch():
 def test_uniform_sampling_is_unchanged():
     images, labels = _long_tailed()
     loader = TensorLoader(images, labels, 64, seed=11)
-    expected = torch.randperm(len(labels), generator=gen(loader_seed(11, 2)))
+    expected = torch.randperm(len(labels), generator=gen(stream_seed(11, "order", 2)))
     assert torch.equal(_epoch_rows(loader, 2), expected)
     explicit = TensorLoader(images, labels, 64, seed=11, sampling="uniform")
     assert torch.equal(_epoch_rows(explicit, 2), expected)

@@ -17,8 +17,8 @@ from .errors import ConfigMismatch, ResumeMismatch, TrainingDiverged
 from .fit import fit
 from .optim import Schedule, build_optimizer, lr_at, param_groups
 from .protocol import TrainLoader
-from .rng import seed_everything
 from .runlog import read_run_log
+from ..seeding import seed_everything
 
 __all__ = [
     "Objective", "classification_objective", "ConfigMismatch", "DistContext", "ResumeMismatch", "Schedule",

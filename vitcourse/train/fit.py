@@ -31,8 +31,8 @@ from .errors import ConfigMismatch, ResumeMismatch, TrainingDiverged
 from .optim import Schedule, build_optimizer
 from .progress import Progress
 from .protocol import TrainLoader
-from .rng import seed_epoch
 from .runlog import RunLog, check_extra, read_run_log
+from ..seeding import seed_epoch
 
 CHECKPOINT_DIR = "checkpoint"
 NO_TEST = {"test_loss": None, "test_acc": None, "test_samples": 0, "eval_time_s": 0.0}
