@@ -101,7 +101,8 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
         log.write()
 
     segment_start, wall_before = time.perf_counter(), log.data["wall_time_s"]
-    def wall_time() -> float:  # this run's wall-clock over all its segments
+
+    def wall_time() -> float:  # the run's wall-clock over all its segments so far
         return wall_before + time.perf_counter() - segment_start
 
     last_epoch_time = 0.0
