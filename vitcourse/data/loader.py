@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import torch
 
 from ..seeding import generator, stream_seed
-from .augment import AugmentConfig, BatchPlan, GpuAugment, plan_batch
+from .augment import PRESETS, AugmentConfig, BatchPlan, GpuAugment, plan_batch
 from .dataset import ImageDataset
 
 SAMPLINGS = ("uniform", "class_balanced")
@@ -78,12 +78,11 @@ class TensorLoader:
 
     @classmethod
     def from_dataset(cls, dataset: ImageDataset, split: str, batch_size: int,
-                     augment: AugmentConfig | dict | str | GpuAugment | None = None,
+                     augment: AugmentConfig = PRESETS["none"],
                      sampling: str = "uniform", **kwargs) -> "TensorLoader":
         """A loader over ``dataset``'s ``"train"`` or ``"test"`` split, normalised with its stats.
 
-        Train: shuffled, last partial batch dropped, ``augment`` (a config, dict, preset name or
-        ``GpuAugment``) applied. Test: in order, every sample kept, only the deterministic part
+        Train: shuffled, last partial batch dropped, ``augment`` applied. Test: in order, every sample kept, only the deterministic part
         of ``augment`` (resize) applied. ``sampling`` applies to the train split only: the test
         split must visit every sample once. ``kwargs``
         (device, seed, rank, world_size, shuffle, drop_last) pass through.
@@ -96,10 +95,7 @@ class TensorLoader:
                              "evaluated once per sample: pass sampling='uniform' (the default)")
         kwargs.setdefault("shuffle", train)
         kwargs.setdefault("drop_last", train)
-        if isinstance(augment, GpuAugment):
-            transform = augment if train else augment.evaluation()
-        else:
-            transform = GpuAugment.for_dataset(dataset, augment, train=train)
+        transform = GpuAugment.for_dataset(dataset, augment, train=train)
         images = dataset.train_images if train else dataset.test_images
         labels = dataset.train_labels if train else dataset.test_labels
         return cls(images, labels, batch_size, augment=transform, sampling=sampling, **kwargs)

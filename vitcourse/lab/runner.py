@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from vitcourse.data import TensorLoader
+from vitcourse.data import AugmentConfig, TensorLoader
 from vitcourse.train import (TrainConfig, fit, init_distributed, latest_checkpoint, load_checkpoint, read_run_log,
                              seed_everything)
 
@@ -56,7 +56,7 @@ def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *
     ctx = init_distributed(device)
     dataset = prepare_dataset(spec["data"], local=local)
     config = TrainConfig(**{**spec["train"], "seed": seed})
-    augment = spec["data"].get("augment")
+    augment = AugmentConfig.parse(spec["data"].get("augment"))  # the spec's preset name or dict
     kw = dict(device=ctx.device, seed=seed, rank=ctx.rank, world_size=ctx.world_size)
     train_loader = TensorLoader.from_dataset(dataset, "train", config.batch_size, augment=augment,
                                              sampling=spec["data"].get("sampling", "uniform"), **kw)
