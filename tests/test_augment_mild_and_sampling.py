@@ -12,13 +12,13 @@ import pytest
 import torch
 from helpers import gen, uint8_batch
 
-from vitcourse.data import AugmentConfig, GpuAugment, TensorLoader
+from vitcourse.data import PRESETS, AugmentConfig, GpuAugment, TensorLoader
 from vitcourse.data.augment.color import jitter
 from vitcourse.data.augment.erasing import sample_erasing
 from vitcourse.data.augment.geometry import resized_crop, sample_resized_crop
 from vitcourse.data.augment.mixing import sample_mixing
 from vitcourse.data.augment.policy import sample_layer
-from vitcourse.data.loader import loader_seed
+from vitcourse.seeding import stream_seed
 
 RAW = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # mean/std that leave the [0, 1] values as they are
 
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _raw_aug(**config):
-    return GpuAugment({"crop": 0, "flip": False, **config}, *RAW, num_classes=10)
+    return GpuAugment(AugmentConfig(crop=0, flip=False, **config), *RAW, num_classes=10)
 
 
 # ---------------------------------------------------------------- random-resized crop
@@ -141,13 +141,13 @@ def test_bad_values_raise_naming_the_field(values, field):
 
 @pytest.mark.parametrize("name", ["mild", "mild_jitter"])
 def test_mild_presets_resolve_and_round_trip(name):
-    cfg = AugmentConfig.preset(name)
+    cfg = AugmentConfig.parse(name)
     assert cfg.crop == 0 and cfg.flip and cfg.rrc_scale == (0.8, 1.0)
     assert cfg.color_jitter == (0.4 if name == "mild_jitter" else 0.0)
-    assert AugmentConfig.from_dict(cfg.to_dict()) == cfg
-    assert AugmentConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert AugmentConfig.parse(cfg.to_dict()) == cfg
+    assert AugmentConfig.parse(json.loads(json.dumps(cfg.to_dict()))) == cfg
     assert cfg.without_randomness() == AugmentConfig(crop=0, flip=False)
-    x, _ = GpuAugment(name, *RAW, num_classes=10)(*uint8_batch(16), gen())
+    x, _ = GpuAugment(PRESETS[name], *RAW, num_classes=10)(*uint8_batch(16), gen())
     assert x.shape == (16, 3, 32, 32) and 0 <= x.min() and x.max() <= 1
 
 
@@ -191,7 +191,7 @@ def _assert_same(a, b):
 @pytest.mark.parametrize("name", ["none", "basic", "trivial", "randaug", "deit"])
 def test_options_off_keep_the_old_random_stream(name):
     # Same parameters and same generator state afterwards => bitwise the same augmentation.
-    cfg = AugmentConfig.preset(name)
+    cfg = AugmentConfig.parse(name)
     assert cfg.rrc_scale is None and cfg.color_jitter == 0
     images, labels = uint8_batch(16)
     shape = tuple(images.shape[1:])
@@ -244,7 +244,7 @@ def test_class_balanced_order_depends_only_on_seed_and_epoch():
 def test_uniform_sampling_is_unchanged():
     images, labels = _long_tailed()
     loader = TensorLoader(images, labels, 64, seed=11)
-    expected = torch.randperm(len(labels), generator=gen(loader_seed(11, 2)))
+    expected = torch.randperm(len(labels), generator=gen(stream_seed(11, "order", 2)))
     assert torch.equal(_epoch_rows(loader, 2), expected)
     explicit = TensorLoader(images, labels, 64, seed=11, sampling="uniform")
     assert torch.equal(_epoch_rows(explicit, 2), expected)
@@ -256,7 +256,7 @@ def test_class_balanced_shards_add_up_to_the_global_batch(augment):
     images = torch.randint(0, 256, (len(labels), 3, 8, 8), generator=gen(1), dtype=torch.uint8)
 
     def batches(rank, world_size):
-        aug = None if augment is None else GpuAugment(augment, *RAW, num_classes=10)
+        aug = None if augment is None else GpuAugment(PRESETS[augment], *RAW, num_classes=10)
         loader = TensorLoader(images, labels, 32, seed=4, augment=aug, rank=rank,
                               world_size=world_size, sampling="class_balanced")
         loader.set_epoch(1)

@@ -13,7 +13,7 @@ from helpers import gen, uint8_batch
 import torch.nn.functional as F
 from PIL import Image, ImageEnhance, ImageOps
 
-from vitcourse.data import AugmentConfig, GpuAugment, ImageDataset, TensorLoader
+from vitcourse.data import PRESETS, AugmentConfig, GpuAugment, ImageDataset, TensorLoader
 from vitcourse.data.augment import color
 from vitcourse.data.augment.geometry import affine_theta, crop_flip, warp
 from vitcourse.data.augment.mixing import mix, sample_beta, sample_mixing
@@ -26,7 +26,7 @@ MEAN, STD = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _aug(config=None, train=True):
+def _aug(config=PRESETS["none"], train=True):
     return GpuAugment(config, MEAN, STD, num_classes=10, train=train)
 
 
@@ -34,15 +34,20 @@ def _aug(config=None, train=True):
 
 def test_config_rejects_typos_and_bad_values():
     with pytest.raises(ValueError, match="unknown augmentation option.*'mixpu'.*mixup"):
-        AugmentConfig.from_dict({"mixpu": 0.8})
+        AugmentConfig.parse({"mixpu": 0.8})
     with pytest.raises(ValueError, match="policy must be one of .*'autoaug'"):
         AugmentConfig(policy="autoaug")
     with pytest.raises(ValueError, match="erasing must be in \\[0, 1\\], got 1.5"):
         AugmentConfig(erasing=1.5)
-    with pytest.raises(ValueError, match="unknown augmentation preset"):
-        AugmentConfig.preset("heavy")
-    deit = AugmentConfig.preset("deit")
-    assert deit.mixing and AugmentConfig.from_dict(deit.to_dict()) == deit
+    with pytest.raises(ValueError, match="unknown augmentation preset 'heavy'; known: none, basic"):
+        AugmentConfig.parse("heavy")
+    with pytest.raises(TypeError, match="a preset name .*, a dict of AugmentConfig fields, or None; got 0.5"):
+        AugmentConfig.parse(0.5)
+    with pytest.raises(TypeError, match="GpuAugment takes an AugmentConfig, got 'deit'"):
+        GpuAugment("deit", MEAN, STD, num_classes=10)
+    deit = AugmentConfig.parse("deit")
+    assert deit.mixing and AugmentConfig.parse(deit.to_dict()) == deit
+    assert AugmentConfig.parse(None) == AugmentConfig.parse("none") == AugmentConfig(crop=0, flip=False)
 
 
 # ---------------------------------------------------------------- geometry
@@ -125,14 +130,15 @@ def test_every_policy_op_runs_and_changes_images():
 # ---------------------------------------------------------------- the pipeline
 
 @pytest.mark.parametrize("config", [
-    None, {}, {"policy": "trivial"}, {"policy": "randaug", "randaug_mstd": 0.5}, AugmentConfig.preset("deit"),
-    {"resize": 64, "erasing": 1.0, "erasing_mode": "const"},
+    PRESETS["none"], AugmentConfig(), AugmentConfig(policy="trivial"),
+    AugmentConfig(policy="randaug", randaug_mstd=0.5), PRESETS["deit"],
+    AugmentConfig(resize=64, erasing=1.0, erasing_mode="const"),
 ])
 def test_pipeline_shapes_dtypes_and_determinism(config):
     images, labels = uint8_batch()
     aug = _aug(config)
     x, y = aug(images, labels, gen(5))
-    size = (config or {}).get("resize") if isinstance(config, dict) else None
+    size = config.resize
     assert x.shape == (64, 3, size or 32, size or 32) and x.dtype == torch.float32
     assert torch.isfinite(x).all()
     if aug.soft_targets:
@@ -141,29 +147,29 @@ def test_pipeline_shapes_dtypes_and_determinism(config):
         assert torch.equal(y, labels)
     x2, y2 = aug(images, labels, gen(5))
     assert torch.equal(x, x2) and torch.equal(y, y2)
-    if config:
+    if config != PRESETS["none"]:
         assert not torch.equal(x, aug(images, labels, gen(6))[0])
 
 
 def test_flip_and_crop_change_images_and_eval_view_does_not():
     images, labels = uint8_batch()
     plain = (images.float() / 255 - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
-    for config in ({"crop": 0, "flip": True}, {"crop": 4, "flip": False}):
+    for config in (AugmentConfig(crop=0, flip=True), AugmentConfig(crop=4, flip=False)):
         x, _ = _aug(config)(images, labels, gen(0))
         changed = (x - plain).abs().flatten(1).amax(1) > 1e-6
         assert 0.2 < changed.float().mean() <= 1.0, config
-    flips = _aug({"crop": 0, "flip": True})
+    flips = _aug(AugmentConfig(crop=0, flip=True))
     x, _ = flips(images, labels, gen(0))
     for i in range(len(x)):  # each image is either unchanged or exactly mirrored
         assert torch.allclose(x[i], plain[i], atol=1e-6) or torch.allclose(x[i], plain[i].flip(-1), atol=1e-6)
-    evaluation = _aug(AugmentConfig.preset("deit")).evaluation()
+    evaluation = _aug(PRESETS["deit"]).evaluation()
     x, y = evaluation(images, labels, gen(0))
     assert torch.allclose(x, plain, atol=1e-6) and torch.equal(y, labels)
 
 
 def test_resize_for_224_models():
     images, labels = uint8_batch(4)
-    x, _ = _aug({"resize": 224, "resize_mode": "bilinear"}, train=False)(images, labels)
+    x, _ = _aug(AugmentConfig(resize=224, resize_mode="bilinear"), train=False)(images, labels)
     assert x.shape == (4, 3, 224, 224)
 
 
@@ -192,7 +198,7 @@ def test_mixup_and_cutmix_targets_match_pixels():
 
 def test_erasing_boxes():
     images, labels = uint8_batch(200)
-    x, _ = _aug({"crop": 0, "flip": False, "erasing": 1.0, "erasing_mode": "const"})(images, labels, gen(3))
+    x, _ = _aug(AugmentConfig(crop=0, flip=False, erasing=1.0, erasing_mode="const"))(images, labels, gen(3))
     erased = (x == 0).all(1).float().mean((1, 2))
     assert (erased >= 0.01).all() and (erased <= 0.34).all()
 
@@ -200,7 +206,7 @@ def test_erasing_boxes():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_same_parameters_same_result_on_cuda():
     images, labels = uint8_batch(32)
-    aug = _aug(AugmentConfig.preset("deit"))
+    aug = _aug(PRESETS["deit"])
     params = aug.sample(32, (3, 32, 32), gen(0), "cpu")
     on_cpu, t_cpu = aug.apply(images, labels, params)
     to_cuda = lambda p: {k: to_cuda(v) for k, v in p.items()} if isinstance(p, dict) else (
@@ -217,7 +223,7 @@ def test_same_parameters_same_result_on_cuda():
 def test_cuda_loader_never_waits_for_the_gpu():
     # A host-device sync per batch would stall the training loop: the batch pipeline must not
     # need one (the first epoch warms the per-device caches).
-    loader = _loader(256, 64, device="cuda", augment=_aug(AugmentConfig.preset("deit")))
+    loader = _loader(256, 64, device="cuda", augment=_aug(PRESETS["deit"]))
     assert loader.images.device.type == "cuda"
     list(loader)
     loader.set_epoch(1)
@@ -248,7 +254,7 @@ def test_loader_len_shapes_and_full_coverage():
 
 
 def test_loader_epochs_are_reproducible_for_resume():
-    aug = _aug(AugmentConfig.preset("deit"))
+    aug = _aug(PRESETS["deit"])
     a, b = _loader(augment=aug, seed=4), _loader(augment=aug, seed=4)
     a.set_epoch(0)
     epoch0 = [x for x, _ in a]
@@ -262,7 +268,7 @@ def test_loader_epochs_are_reproducible_for_resume():
     assert all(torch.equal(x, ref) for (x, _), ref in zip(a, epoch0))
 
 
-@pytest.mark.parametrize("config", [None, AugmentConfig.preset("deit")])
+@pytest.mark.parametrize("config", [None, PRESETS["deit"]])
 def test_two_ranks_get_disjoint_equal_shards_that_rebuild_the_batch(config):
     kwargs = dict(n=96, batch=32, seed=2, augment=_aug(config) if config else None)
     single = _loader(**kwargs)
@@ -283,8 +289,8 @@ def test_loader_from_dataset_and_argument_errors():
     ds = ImageDataset(name="cifar10", classes=[str(i) for i in range(10)], train_images=images,
                       train_labels=labels, test_images=images[:10], test_labels=labels[:10],
                       provenance="synthetic", source="test")
-    train = TensorLoader.from_dataset(ds, "train", 8, augment={"policy": "trivial"}, seed=0)
-    test = TensorLoader.from_dataset(ds, "test", 4, augment={"policy": "trivial", "resize": 48})
+    train = TensorLoader.from_dataset(ds, "train", 8, augment=AugmentConfig(policy="trivial"), seed=0)
+    test = TensorLoader.from_dataset(ds, "test", 4, augment=AugmentConfig(policy="trivial", resize=48))
     assert len(train) == 5 and len(test) == 3
     x, y = next(iter(test))
     assert x.shape == (4, 3, 48, 48) and torch.equal(y, labels[:4])

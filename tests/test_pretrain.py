@@ -1,6 +1,6 @@
 """Pre-training and transfer (vitcourse.pretrain and the tasks of Part III's transfer chapter):
 masking, the MAE and masked-patch-prediction objectives, weight transfer, the linear probe, the
-encoder learning-rate scale, and loading timm weights from a local file or failing clearly offline."""
+encoder learning-rate scale (parameter groups with `lr_scale`), and loading timm weights from a local file or failing clearly offline."""
 
 import copy
 import math
@@ -11,11 +11,12 @@ import torch.nn.functional as F
 
 from vitcourse.models import ViT
 from vitcourse.pretrain import (KEPT, MASKED, RANDOM, UNTOUCHED, LinearProbe, MaskedAutoencoder,
-                                MaskedPatchPrediction, PretrainedWeightsUnavailable, ScaledUpdates,
+                                MaskedPatchPrediction, PretrainedWeightsUnavailable,
                                 class_subset_objective, corrupt_patches, encoder_of, load_pretrained,
                                 masked_mse, mean_colour_classes, patchify, random_subset, transfer_encoder,
                                 unpatchify)
-from vitcourse.train import TrainConfig, build_optimizer
+from vitcourse.train import TrainConfig, build_optimizer, param_groups
+from vitcourse.train.optim import Schedule
 
 
 
@@ -148,35 +149,62 @@ def _mlp(seed):
 
 
 @pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
-def test_scaled_updates_equal_a_smaller_learning_rate(optimizer):
+def test_lr_scales_equal_a_reference_update_at_the_smaller_learning_rate(optimizer):
     # A small MLP, not a ViT: a ViT's key bias has an exactly-zero true gradient (softmax ignores
     # it), so Adam amplifies rounding noise there and no two runs agree on it.
     lr, wd, scale = 0.05, 0.1, 0.01
-    make = (lambda groups: torch.optim.AdamW(groups, lr=lr)) if optimizer == "adamw" else \
-        (lambda groups: torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True))
+    config = TrainConfig(optimizer=optimizer, lr=lr, min_lr=0.0, weight_decay=wd, warmup_epochs=0,
+                         epochs=1, momentum=0.9, nesterov=True)
     a, b = _mlp(3), _mlp(3)
-    # Reference: a real second parameter group with the first layer at lr * scale.
-    ref = make([{"params": a[0].parameters(), "lr": lr * scale, "weight_decay": wd},
-                {"params": a[2].parameters(), "weight_decay": wd}])
-    opt = make([{"params": b.parameters(), "weight_decay": wd}])
-    scaler = ScaledUpdates(b[0].parameters(), scale)
+    opt = build_optimizer(b, config, lr_scales={"": scale, "2.": 1.0})   # the first layer at lr/100
+    schedule = Schedule(config, steps_per_epoch=4)
+    # Reference: the update written out by hand (PyTorch's AdamW, or SGD with Nesterov momentum),
+    # the first layer's step times `scale`, decoupled weight decay included.
+    state = {n: {"m": torch.zeros_like(p), "v": torch.zeros_like(p)} for n, p in a.named_parameters()}
     torch.manual_seed(0)
-    for _ in range(4):
+    for t in range(4):
         x, y = torch.randn(16, 8), torch.randint(3, (16,))
-        for model, o in ((a, ref), (b, opt)):
-            o.zero_grad()
-            F.cross_entropy(model(x), y).backward()
-            o.step()
+        base = schedule.apply(opt, t)
+        opt.zero_grad()
+        F.cross_entropy(b(x), y).backward()
+        opt.step()
+        a.zero_grad()
+        F.cross_entropy(a(x), y).backward()
+        with torch.no_grad():
+            for name, p in a.named_parameters():
+                step_lr = base * (scale if name.startswith("0.") else 1.0)
+                decay = wd if p.ndim > 1 else 0.0      # biases are never decayed
+                s, g = state[name], p.grad
+                if optimizer == "adamw":
+                    p.mul_(1 - step_lr * decay)
+                    s["m"].mul_(0.9).add_(g, alpha=0.1)
+                    s["v"].mul_(0.999).addcmul_(g, g, value=0.001)
+                    m_hat, v_hat = s["m"] / (1 - 0.9 ** (t + 1)), s["v"] / (1 - 0.999 ** (t + 1))
+                    p.sub_(step_lr * m_hat / (v_hat.sqrt() + 1e-8))
+                else:
+                    g = g + decay * p
+                    s["m"] = g.clone() if t == 0 else s["m"].mul(0.9).add(g)
+                    p.sub_(step_lr * (g + 0.9 * s["m"]))
+    groups = {g["group"]: g for g in opt.param_groups}
+    assert {g["lr_scale"] for g in opt.param_groups} == {1.0, scale}
+    assert groups["decay x0.01"]["lr"] == pytest.approx(scale * groups["decay"]["lr"])
     for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
         assert torch.allclose(pa, pb, atol=1e-6), name
-    assert not torch.allclose(a[0].weight, _mlp(3)[0].weight)      # it did move, by a little
-    scaler.close()
-    moved = b[0].weight.detach().clone()
-    opt.zero_grad()
-    F.cross_entropy(b(torch.randn(16, 8)), torch.randint(3, (16,))).backward()
-    opt.step()                                                     # closed: full steps again
-    step = (b[0].weight - moved).abs().max().item()
-    assert step > 0.2 * lr if optimizer == "adamw" else step > 0
+    first = _mlp(3)[0].weight
+    assert not torch.allclose(a[0].weight, first)                  # it did move, by a little
+    assert (b[0].weight - first).abs().max() < 0.02 * (b[2].weight - _mlp(3)[2].weight).abs().max()
+
+
+def test_lr_scales_take_the_longest_prefix_and_refuse_unknown_ones():
+    model = _mlp(0)
+    groups = param_groups(model, 0.1, {"": 0.5, "2.": 1.0, "2.bias": 0.0})
+    scale_of = {id(p): g["lr_scale"] for g in groups for p in g["params"]}
+    assert [scale_of[id(p)] for p in model.parameters()] == [0.5, 0.5, 1.0, 0.0]
+    assert [g["group"] for g in param_groups(model, 0.1)] == ["decay", "no_decay"]
+    with pytest.raises(ValueError, match="match no parameter"):
+        param_groups(model, 0.1, {"encoder.": 0.01})
+    with pytest.raises(ValueError, match="must be in"):
+        param_groups(model, 0.1, {"0.": 2.0})
 
 
 def test_class_subset_objective_trains_only_on_the_chosen_classes():

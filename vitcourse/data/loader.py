@@ -17,26 +17,15 @@ long-tailed training sets). Both orders are global, drawn on the CPU from (seed,
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 
 import torch
 
-from .augment import AugmentConfig, BatchPlan, GpuAugment, plan_batch
+from ..seeding import generator, stream_seed
+from .augment import PRESETS, AugmentConfig, BatchPlan, GpuAugment, plan_batch
 from .dataset import ImageDataset
 
 SAMPLINGS = ("uniform", "class_balanced")
-# loader_seed(seed, epoch, b) seeds batch b's augmentation (b >= 0); the class-balanced draw
-# gets its own stream id so it is never correlated with a batch's augmentation.
-_BALANCED_STREAM = -1
-
-
-def loader_seed(*parts: int) -> int:
-    """A 63-bit seed from integers (negative ones too); nearby inputs give unrelated seeds. The
-    loader's own stream for orders and augmentation; `vitcourse.train.rng.derive_seed` seeds the
-    model's randomness (dropout, drop-path) and is a different function on purpose."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
 
 
 class TensorLoader:
@@ -89,12 +78,11 @@ class TensorLoader:
 
     @classmethod
     def from_dataset(cls, dataset: ImageDataset, split: str, batch_size: int,
-                     augment: AugmentConfig | dict | str | GpuAugment | None = None,
+                     augment: AugmentConfig = PRESETS["none"],
                      sampling: str = "uniform", **kwargs) -> "TensorLoader":
         """A loader over ``dataset``'s ``"train"`` or ``"test"`` split, normalised with its stats.
 
-        Train: shuffled, last partial batch dropped, ``augment`` (a config, dict, preset name or
-        ``GpuAugment``) applied. Test: in order, every sample kept, only the deterministic part
+        Train: shuffled, last partial batch dropped, ``augment`` applied. Test: in order, every sample kept, only the deterministic part
         of ``augment`` (resize) applied. ``sampling`` applies to the train split only: the test
         split must visit every sample once. ``kwargs``
         (device, seed, rank, world_size, shuffle, drop_last) pass through.
@@ -107,10 +95,7 @@ class TensorLoader:
                              "evaluated once per sample: pass sampling='uniform' (the default)")
         kwargs.setdefault("shuffle", train)
         kwargs.setdefault("drop_last", train)
-        if isinstance(augment, GpuAugment):
-            transform = augment if train else augment.evaluation()
-        else:
-            transform = GpuAugment.for_dataset(dataset, augment, train=train)
+        transform = GpuAugment.for_dataset(dataset, augment, train=train)
         images = dataset.train_images if train else dataset.test_images
         labels = dataset.train_labels if train else dataset.test_labels
         return cls(images, labels, batch_size, augment=transform, sampling=sampling, **kwargs)
@@ -128,10 +113,9 @@ class TensorLoader:
             return torch.arange(n, device=self.device)
         # Drawn on the CPU so the order is identical on every device type and every rank.
         if self._weights is None:
-            gen = torch.Generator().manual_seed(loader_seed(self.seed, self.epoch))
-            order = torch.randperm(n, generator=gen)
+            order = torch.randperm(n, generator=generator(self.seed, "order", self.epoch))
         else:
-            gen = torch.Generator().manual_seed(loader_seed(self.seed, self.epoch, _BALANCED_STREAM))
+            gen = generator(self.seed, "balanced", self.epoch)
             order = torch.multinomial(self._weights, n, replacement=True, generator=gen)
         if self.device.type == "cuda":  # a pinned, asynchronous copy does not stall the GPU queue
             return order.pin_memory().to(self.device, non_blocking=True)
@@ -155,7 +139,7 @@ class TensorLoader:
             if self.augment is None:
                 yield images.float().div_(255), labels
                 continue
-            self._generator.manual_seed(loader_seed(self.seed, self.epoch, b))
+            self._generator.manual_seed(stream_seed(self.seed, "augment", self.epoch, b))
             params = self.augment.sample(batch_len, shape, self._generator, self.device)
             yield self.augment.apply(images, labels, params, plan)
 

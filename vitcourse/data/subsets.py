@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from ..seeding import generator
+
 
 def _class_permutations(labels: torch.Tensor, seed: int) -> list[torch.Tensor]:
     """For each class, its indices in ``labels`` in a seeded random order."""
@@ -21,10 +23,9 @@ def _class_permutations(labels: torch.Tensor, seed: int) -> list[torch.Tensor]:
     perms = []
     for c in range(int(labels.max()) + 1):
         members = (labels == c).nonzero().flatten()
-        # One generator per class, seeded from (seed, class): a class's order does not depend on
+        # One draw per class, seeded from (seed, class): a class's order does not depend on
         # how many other classes there are or how large they are.
-        gen = torch.Generator().manual_seed(seed * 1_000_003 + c)
-        perms.append(members[torch.randperm(len(members), generator=gen)])
+        perms.append(members[torch.randperm(len(members), generator=generator(seed, "subset", c))])
     return perms
 
 

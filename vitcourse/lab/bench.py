@@ -28,7 +28,7 @@ DEFAULT_MODEL = dict(image_size=32, patch_size=4, num_classes=10, dim=192, depth
 def pipeline_images_per_s(device, batch, steps, augment="deit"):
     images = torch.randint(0, 256, (batch * (steps + 1), 3, 32, 32), dtype=torch.uint8)
     labels = torch.randint(0, 10, (len(images),))
-    aug = GpuAugment(AugmentConfig.preset(augment), mean=(0.5,) * 3, std=(0.25,) * 3, num_classes=10, train=True)
+    aug = GpuAugment(AugmentConfig.parse(augment), mean=(0.5,) * 3, std=(0.25,) * 3, num_classes=10, train=True)
     loader = TensorLoader(images, labels, batch, device=device, augment=aug)
     loader.set_epoch(0)
     it = iter(loader)

@@ -27,12 +27,7 @@ def build_model(spec: dict, num_classes: int, in_channels: int, image_size: int)
 
 def input_size(data_spec: dict, native: int) -> int:
     """The side the model sees: the augmentation's resize (e.g. 224 for /16 models) or the native size."""
-    aug = data_spec.get("augment")
-    if isinstance(aug, str):
-        aug = AugmentConfig.preset(aug)
-    elif isinstance(aug, dict):
-        aug = AugmentConfig.from_dict(aug)
-    return (aug.resize if aug is not None else None) or native
+    return AugmentConfig.parse(data_spec.get("augment")).resize or native
 
 
 def prepare_dataset(data_spec: dict, local: str | None = None):

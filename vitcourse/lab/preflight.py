@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from vitcourse.data import GpuAugment, TensorLoader
+from vitcourse.data import PRESETS, GpuAugment, TensorLoader
 from vitcourse.data.augment.pipeline import map_params
 from vitcourse.models import MultiHeadSelfAttention, ViT, resnet18
 from vitcourse.train import TrainConfig, fit
@@ -50,7 +50,7 @@ def _augmentation(device: torch.device) -> str:
     labels = torch.randint(0, 10, (16,), generator=gen)
     worst = 0.0
     for preset in ("deit", "mild_jitter"):
-        aug = GpuAugment(preset, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 10)
+        aug = GpuAugment(PRESETS[preset], (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 10)
         params = aug.sample(16, (3, 32, 32), torch.Generator().manual_seed(1), "cpu")
         on_cpu, _ = aug.apply(images, labels, params)
         on_device, _ = aug.apply(images.to(device), labels.to(device), map_params(lambda t: t.to(device), params))
@@ -83,7 +83,7 @@ def _training(device: torch.device, compile: bool) -> str:
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (512, 3, 32, 32), dtype=torch.uint8, generator=gen)
     labels = torch.randint(0, 10, (512,), generator=gen)
-    aug = GpuAugment("mild", (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 10)
+    aug = GpuAugment(PRESETS["mild"], (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 10)
     report = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, model, extra in (("vit", ViT(32, patch_size=4, dim=32, depth=1, heads=2, num_classes=10),

@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from vitcourse.data import TensorLoader
+from vitcourse.data import AugmentConfig, TensorLoader
 from vitcourse.train import (TrainConfig, fit, init_distributed, latest_checkpoint, load_checkpoint, read_run_log,
                              seed_everything)
 
@@ -56,7 +56,7 @@ def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *
     ctx = init_distributed(device)
     dataset = prepare_dataset(spec["data"], local=local)
     config = TrainConfig(**{**spec["train"], "seed": seed})
-    augment = spec["data"].get("augment")
+    augment = AugmentConfig.parse(spec["data"].get("augment"))  # the spec's preset name or dict
     kw = dict(device=ctx.device, seed=seed, rank=ctx.rank, world_size=ctx.world_size)
     train_loader = TensorLoader.from_dataset(dataset, "train", config.batch_size, augment=augment,
                                              sampling=spec["data"].get("sampling", "uniform"), **kw)
@@ -69,7 +69,7 @@ def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *
     log = fit(setup.model, train_loader, test_loader if setup.evaluate else None, config, run_dir,
               command=command_for(name, profile, seed), progress=progress, device=ctx.device,
               checkpoint_dir=paths.checkpoint_dir(name, profile, seed), time_limit_s=time_limit_s,
-              objective=setup.objective,
+              objective=setup.objective, lr_scales=setup.lr_scales,
               extra_log=dict(experiment=name, profile=profile, chapter=exp.chapter,
                              description=exp.description, spec=spec, dataset=dataset.describe(),
                              setup_time_s=time.perf_counter() - setup_start))

@@ -15,13 +15,13 @@ from .distributed import DistContext, init_distributed, shutdown_distributed
 from .epoch import Objective, classification_objective
 from .errors import ConfigMismatch, ResumeMismatch, TrainingDiverged
 from .fit import fit
-from .optim import build_optimizer, lr_at, param_groups
+from .optim import Schedule, build_optimizer, lr_at, param_groups
 from .protocol import TrainLoader
-from .rng import seed_everything
 from .runlog import read_run_log
+from ..seeding import seed_everything
 
 __all__ = [
-    "Objective", "classification_objective", "ConfigMismatch", "DistContext", "ResumeMismatch",
+    "Objective", "classification_objective", "ConfigMismatch", "DistContext", "ResumeMismatch", "Schedule",
     "TrainConfig", "TrainLoader", "TrainingDiverged", "build_optimizer", "fit",
     "init_distributed", "latest_checkpoint", "load_checkpoint", "lr_at", "param_groups",
     "read_run_log", "seed_everything", "shutdown_distributed",

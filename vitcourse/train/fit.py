@@ -3,6 +3,11 @@
 It owns the run directory: ``run.json`` (the run log) and ``checkpoint/`` (the last completed
 epoch). Calling it again with the same directory and config resumes after the last completed
 epoch, or, for a finished run, returns the log without training.
+
+``fit`` reads top to bottom: check the run directory, build the optimizer and the run log,
+resume, then the epoch loop (train, evaluate, checkpoint, log). Everything else -- resuming,
+DDP and compile wrapping, the divergence stop, writing checkpoint and log -- is a small helper
+below it.
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ from .errors import ConfigMismatch, ResumeMismatch, TrainingDiverged
 from .optim import Schedule, build_optimizer
 from .progress import Progress
 from .protocol import TrainLoader
-from .rng import seed_epoch
 from .runlog import RunLog, check_extra, read_run_log
+from ..seeding import seed_epoch
 
 CHECKPOINT_DIR = "checkpoint"
+NO_TEST = {"test_loss": None, "test_acc": None, "test_samples": 0, "eval_time_s": 0.0}
 
 
 def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
@@ -39,7 +45,8 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
         on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
         stop_after_epoch: int | None = None, time_limit_s: float | None = None,
         checkpoint_dir: str | Path | None = None,
-        objective: Objective | None = None) -> dict[str, Any]:
+        objective: Objective | None = None,
+        lr_scales: dict[str, float] | None = None) -> dict[str, Any]:
     """Train ``model`` for ``config.epochs`` epochs, logging and checkpointing into ``run_dir``.
 
     ``test_loader`` may be None (no evaluation; test metrics are logged as null).
@@ -54,71 +61,39 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
     ``(loss, logits or None)``; the default is cross-entropy with the config's label smoothing.
     Other losses (distillation, class weights, hard-example mining, self-supervised
     pre-training with logits None) plug in here; the caller records which one in ``extra_log``.
+    ``lr_scales`` (``{name prefix: s}``) trains those parameters at ``s`` x the scheduled lr,
+    e.g. a pre-trained encoder fine-tuned gently (see ``optim.param_groups``).
 
     Returns the run log (the contents of ``run.json``). Raises ``ConfigMismatch`` when
     ``run_dir`` holds a run with another config and ``TrainingDiverged`` on a NaN/inf loss.
     """
-    run_dir = Path(run_dir)
-    ctx = init_distributed(device)
-    extra = check_extra(extra_log)
-    config_dict = config.to_dict()
+    run_dir, ctx = Path(run_dir), init_distributed(device)
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else run_dir / CHECKPOINT_DIR
     latest = latest_checkpoint(ckpt_dir)
     meta = read_checkpoint_meta(latest) if latest else None
-    previous = read_run_log(run_dir)
-
-    # The checkpoint is the source of truth; the log alone exists if epoch 1 never completed.
-    saved_config = meta["state"]["config"] if meta else (previous or {}).get("config")
-    if saved_config is not None:
-        differences = config_differences(saved_config, config_dict)
-        if differences:
-            raise ConfigMismatch(str(run_dir), differences)
+    previous = _previous_run(run_dir, config, meta)
     if previous is not None and previous.get("status") == "finished":
         if latest is not None:  # hand back the trained weights too, e.g. for a notebook to inspect
             load_checkpoint(latest, model)
         return previous
 
-    if not isinstance(train_loader, TrainLoader):
-        missing = [m for m in ("set_epoch", "__len__", "__iter__") if not hasattr(train_loader, m)]
-        raise TypeError(f"train_loader lacks {', '.join(f'{m}()' for m in missing)}: see "
-                        "vitcourse.train.protocol for what fit needs (tests/memory_loader.py is "
-                        "a minimal example)")
-    steps_per_epoch = len(train_loader)
-    if steps_per_epoch < 1:
-        raise ValueError("the training loader yields no batches")
+    steps_per_epoch = _steps_per_epoch(train_loader)
     use_cuda = ctx.device.type == "cuda"
     channels_last = config.channels_last and use_cuda
     model.to(ctx.device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model, config)
+    optimizer = build_optimizer(model, config, lr_scales)
     command = command or environment.current_command()
-    log = RunLog.new(
-        run_dir, config=config_dict, command=command, seed=config.seed,
-        versions=environment.versions(),
-        device={"name": environment.device_name(ctx.device), "type": ctx.device.type,
-                "amp": "bf16" if config.amp == "bf16" and use_cuda else "none",
-                "channels_last": channels_last, "compile": config.compile,
-                "cpu_threads": torch.get_num_threads()},
-        world_size=ctx.world_size, git=environment.git_info(),
-        parameters=sum(p.numel() for p in model.parameters()),
-        trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
-        steps_per_epoch=steps_per_epoch, extra=extra)
-
-    start_epoch = 0
-    if meta is not None:
-        saved_steps = meta["state"]["steps_per_epoch"]
-        if saved_steps != steps_per_epoch:
-            raise ResumeMismatch(
-                f"{run_dir}: the saved run had {saved_steps} batches per epoch, the loader now "
-                f"yields {steps_per_epoch} (different data, batch size or number of ranks?). "
-                "Use a new run_dir, or the same data and launch to resume.")
-        load_checkpoint(latest, model, optimizer)
-        log.restore(meta["state"])
-        start_epoch = meta["epoch"]
+    log = _new_log(run_dir, model, config, ctx, command, steps_per_epoch, channels_last, extra_log)
+    start_epoch = _resume_state(run_dir, latest, meta, model, optimizer, log, steps_per_epoch)
     log.start_segment(start_epoch, command)
-
-    engine = _engine(model, optimizer, config, ctx, steps_per_epoch, use_cuda, channels_last, objective)
+    train_net, eval_net = _wrap(model, ctx, config.compile)
+    engine = Engine(train_net=train_net, eval_net=eval_net, optimizer=optimizer,
+                    schedule=Schedule(config, steps_per_epoch), ctx=ctx,
+                    amp=config.amp == "bf16" and use_cuda, channels_last=channels_last,
+                    grad_clip=config.grad_clip, log_every=config.log_every,
+                    objective=objective or classification_objective(config.label_smoothing))
     bar = Progress(progress and ctx.is_main)
     if start_epoch:
         bar.note(f"resuming {run_dir} after epoch {start_epoch}/{config.epochs}")
@@ -126,6 +101,10 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
         log.write()
 
     segment_start, wall_before = time.perf_counter(), log.data["wall_time_s"]
+
+    def wall_time() -> float:  # the run's wall-clock over all its segments so far
+        return wall_before + time.perf_counter() - segment_start
+
     last_epoch_time = 0.0
     for epoch in range(start_epoch, config.epochs):  # 0-based here, 1-based in the log
         if _should_stop(ctx, epoch, start_epoch, stop_after_epoch, time_limit_s,
@@ -138,35 +117,23 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
             test_loader.set_epoch(epoch)
         if use_cuda:
             torch.cuda.reset_peak_memory_stats(ctx.device)
+
         bar.start_epoch(epoch + 1, config.epochs, steps_per_epoch)
         try:
             train_metrics = train_one_epoch(engine, train_loader, epoch * steps_per_epoch, bar)
         except NonFiniteLoss as bad:
             bar.end_epoch()
-            if ctx.is_main:
-                log.data["wall_time_s"] = wall_before + time.perf_counter() - segment_start
-                log.set_status("diverged", divergence={
-                    "epoch": epoch + 1, "step": bad.step, "loss": str(bad.loss),
-                    "last_good_epoch": epoch})
-                log.write()
-            barrier(ctx)  # torchrun stops the other ranks when one fails: let the log land first
-            raise TrainingDiverged(epoch + 1, bad.step, bad.loss, str(run_dir), epoch) from None
+            _on_divergence(ctx, log, run_dir, epoch, bad, wall_time())  # raises TrainingDiverged
         bar.end_epoch()
         _sync_buffers(ctx, model)
         tested = (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs
-        test_metrics = (evaluate(engine, test_loader) if test_loader is not None and tested else
-                        {"test_loss": None, "test_acc": None, "test_samples": 0, "eval_time_s": 0.0})
-        metrics = {"epoch": epoch + 1, **train_metrics, **test_metrics}
+        test_metrics = evaluate(engine, test_loader) if test_loader is not None and tested else NO_TEST
+
         last_epoch_time = time.perf_counter() - epoch_start
-        metrics["epoch_time_s"] = last_epoch_time
-        metrics["peak_gpu_memory_bytes"] = _peak_memory(ctx, use_cuda)
-        log.add_epoch(metrics, wall_before + time.perf_counter() - segment_start)
-        if ctx.is_main:
-            state = {"config": config_dict, "steps_per_epoch": steps_per_epoch,
-                     "global_step": (epoch + 1) * steps_per_epoch, **log.history()}
-            save_checkpoint(ckpt_dir, epoch + 1, model, optimizer, state)
-            log.write()  # after the checkpoint: the log never claims an epoch it cannot resume
-        barrier(ctx)  # no rank runs ahead (or exits) while rank 0 is still writing
+        metrics = {"epoch": epoch + 1, **train_metrics, **test_metrics, "epoch_time_s": last_epoch_time,
+                   "peak_gpu_memory_bytes": _peak_memory(ctx, use_cuda)}
+        log.add_epoch(metrics, wall_time())
+        _record_epoch(ctx, log, ckpt_dir, epoch + 1, model, optimizer, config, steps_per_epoch)
         bar.note(_summary(metrics, config.epochs))
         if on_epoch_end is not None:
             on_epoch_end(metrics)
@@ -178,23 +145,83 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
     return log.data
 
 
-def _engine(model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
-            ctx: DistContext, steps_per_epoch: int, use_cuda: bool, channels_last: bool,
-            objective: Objective | None = None) -> Engine:
-    """Wrap the model: DDP for training only, then torch.compile (the order PyTorch recommends)."""
+# ---- before the loop ----------------------------------------------------------------------------
+
+def _previous_run(run_dir: Path, config: TrainConfig, meta: dict | None) -> dict[str, Any] | None:
+    """The run log already in ``run_dir`` (or None); ConfigMismatch if it ran another config."""
+    previous = read_run_log(run_dir)
+    # The checkpoint is the source of truth; the log alone exists if epoch 1 never completed.
+    saved_config = meta["state"]["config"] if meta else (previous or {}).get("config")
+    if saved_config is not None:
+        differences = config_differences(saved_config, config.to_dict())
+        if differences:
+            raise ConfigMismatch(str(run_dir), differences)
+    return previous
+
+
+def _steps_per_epoch(train_loader) -> int:
+    """``len(train_loader)``, after checking the loader has what fit calls (``protocol.TrainLoader``)."""
+    if not isinstance(train_loader, TrainLoader):
+        missing = [m for m in ("set_epoch", "__len__", "__iter__") if not hasattr(train_loader, m)]
+        raise TypeError(f"train_loader lacks {', '.join(f'{m}()' for m in missing)}: see "
+                        "vitcourse.train.protocol for what fit needs (tests/memory_loader.py is "
+                        "a minimal example)")
+    steps = len(train_loader)
+    if steps < 1:
+        raise ValueError("the training loader yields no batches")
+    return steps
+
+
+def _new_log(run_dir: Path, model: nn.Module, config: TrainConfig, ctx: DistContext, command: str,
+             steps_per_epoch: int, channels_last: bool, extra_log: dict[str, Any] | None) -> RunLog:
+    """A fresh run log: config, command, software versions, device, git state, model size."""
+    use_cuda = ctx.device.type == "cuda"
+    return RunLog.new(
+        run_dir, config=config.to_dict(), command=command, seed=config.seed,
+        versions=environment.versions(),
+        device={"name": environment.device_name(ctx.device), "type": ctx.device.type,
+                "amp": "bf16" if config.amp == "bf16" and use_cuda else "none",
+                "channels_last": channels_last, "compile": config.compile,
+                "cpu_threads": torch.get_num_threads()},
+        world_size=ctx.world_size, git=environment.git_info(),
+        parameters=sum(p.numel() for p in model.parameters()),
+        trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        steps_per_epoch=steps_per_epoch, extra=check_extra(extra_log))
+
+
+def _resume_state(run_dir: Path, latest: Path | None, meta: dict | None, model: nn.Module,
+                  optimizer: torch.optim.Optimizer, log: RunLog, steps_per_epoch: int) -> int:
+    """Load the last checkpoint (weights, optimizer, log history); the number of epochs it holds."""
+    if meta is None:
+        return 0
+    saved_steps = meta["state"]["steps_per_epoch"]
+    if saved_steps != steps_per_epoch:
+        raise ResumeMismatch(
+            f"{run_dir}: the saved run had {saved_steps} batches per epoch, the loader now "
+            f"yields {steps_per_epoch} (different data, batch size or number of ranks?). "
+            "Use a new run_dir, or the same data and launch to resume.")
+    load_checkpoint(latest, model, optimizer)
+    log.restore(meta["state"])
+    return meta["epoch"]
+
+
+def _wrap(model: nn.Module, ctx: DistContext, use_compile: bool) -> tuple[nn.Module, nn.Module]:
+    """(train_net, eval_net): DDP for training only, then torch.compile (the order PyTorch recommends).
+
+    Evaluation never goes through DDP, so it runs no collectives per batch.
+    """
     train_net: nn.Module = model
     if ctx.distributed:
-        train_net = DistributedDataParallel(model, device_ids=[ctx.device.index] if use_cuda else None)
+        device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+        train_net = DistributedDataParallel(model, device_ids=device_ids)
     eval_net: nn.Module = model
-    if config.compile:
+    if use_compile:
         eval_net = torch.compile(model)
         train_net = torch.compile(train_net) if ctx.distributed else eval_net
-    return Engine(train_net=train_net, eval_net=eval_net, optimizer=optimizer,
-                  schedule=Schedule(config, steps_per_epoch), ctx=ctx,
-                  amp=config.amp == "bf16" and use_cuda, channels_last=channels_last,
-                  grad_clip=config.grad_clip, log_every=config.log_every,
-                  objective=objective or classification_objective(config.label_smoothing))
+    return train_net, eval_net
 
+
+# ---- inside the loop ----------------------------------------------------------------------------
 
 def _should_stop(ctx: DistContext, epoch: int, start_epoch: int, stop_after_epoch: int | None,
                  time_limit_s: float | None, elapsed: float, last_epoch_time: float) -> bool:
@@ -206,11 +233,34 @@ def _should_stop(ctx: DistContext, epoch: int, start_epoch: int, stop_after_epoc
     return bool(all_reduce_max(ctx, flag).item())
 
 
+def _on_divergence(ctx: DistContext, log: RunLog, run_dir: Path, epoch: int, bad: NonFiniteLoss,
+                   wall_time_s: float) -> None:
+    """Write the log as "diverged" (the last checkpoint stays), then raise TrainingDiverged."""
+    if ctx.is_main:
+        log.data["wall_time_s"] = wall_time_s
+        log.set_status("diverged", divergence={
+            "epoch": epoch + 1, "step": bad.step, "loss": str(bad.loss), "last_good_epoch": epoch})
+        log.write()
+    barrier(ctx)  # torchrun stops the other ranks when one fails: let the log land first
+    raise TrainingDiverged(epoch + 1, bad.step, bad.loss, str(run_dir), epoch) from None
+
+
 def _sync_buffers(ctx: DistContext, model: nn.Module) -> None:
     """Give every rank rank 0's buffers (BatchNorm statistics) so evaluation matches the checkpoint."""
     if ctx.distributed:
         for buffer in model.buffers():
             dist.broadcast(buffer.data, src=0)
+
+
+def _record_epoch(ctx: DistContext, log: RunLog, ckpt_dir: Path, epochs_done: int, model: nn.Module,
+                  optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int) -> None:
+    """Rank 0 saves the checkpoint, then the log; every rank waits for both."""
+    if ctx.is_main:
+        state = {"config": config.to_dict(), "steps_per_epoch": steps_per_epoch,
+                 "global_step": epochs_done * steps_per_epoch, **log.history()}
+        save_checkpoint(ckpt_dir, epochs_done, model, optimizer, state)
+        log.write()  # after the checkpoint: the log never claims an epoch it cannot resume
+    barrier(ctx)  # no rank runs ahead (or exits) while rank 0 is still writing
 
 
 def _peak_memory(ctx: DistContext, use_cuda: bool) -> int | None:

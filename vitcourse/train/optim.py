@@ -24,30 +24,49 @@ def no_decay(name: str, param: torch.Tensor, extra_names: frozenset[str] = froze
             or name in extra_names)
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Two optimizer groups: decayed weights and everything else.
+def param_groups(model: nn.Module, weight_decay: float,
+                 lr_scales: dict[str, float] | None = None) -> list[dict]:
+    """Optimizer groups: decayed weights and everything else, each split by learning-rate scale.
 
     A model may also name parameters to skip through a ``no_weight_decay()`` method returning
     names (timm's convention), so timm models in the benchmarks are treated the same way.
+    ``lr_scales`` maps parameter-name prefixes to a factor ``s``: those parameters train at
+    ``s`` x the scheduled lr; the longest matching prefix wins, so ``{"": 0.01, "head.": 1.0}``
+    trains everything but the head at lr/100. ``Schedule.apply`` reads each group's ``lr_scale``.
     """
     extra = frozenset(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else frozenset()
-    decay, skip = [], []
+    lr_scales = dict(lr_scales or {})
+    for prefix, scale in lr_scales.items():
+        if not 0.0 <= scale <= 1.0:
+            raise ValueError(f"lr_scales[{prefix!r}] = {scale} must be in [0, 1] (a fraction of the lr)")
+    names = [name for name, _ in model.named_parameters()]
+    unused = [p for p, s in lr_scales.items() if s != 1.0 and not any(n.startswith(p) for n in names)]
+    if unused:  # most likely a typo: the run would silently train those parameters at the full lr
+        raise ValueError(f"lr_scales prefixes {unused} match no parameter of the model")
+    groups: dict[tuple[bool, float], list] = {(True, 1.0): [], (False, 1.0): []}
     for name, param in model.named_parameters():
         if param.requires_grad:
-            (skip if no_decay(name, param, extra) else decay).append(param)
-    return [
-        {"params": decay, "weight_decay": weight_decay, "group": "decay"},
-        {"params": skip, "weight_decay": 0.0, "group": "no_decay"},
-    ]
+            key = (not no_decay(name, param, extra), _scale_of(name, lr_scales))
+            groups.setdefault(key, []).append(param)
+    return [{"params": params, "weight_decay": weight_decay if decay else 0.0,
+             "group": ("decay" if decay else "no_decay") + (f" x{scale:g}" if scale != 1.0 else ""),
+             "lr_scale": scale}
+            for (decay, scale), params in groups.items() if params or scale == 1.0]
 
 
-def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def _scale_of(name: str, lr_scales: dict[str, float]) -> float:
+    matches = [prefix for prefix in lr_scales if name.startswith(prefix)]
+    return lr_scales[max(matches, key=len)] if matches else 1.0
+
+
+def build_optimizer(model: nn.Module, config: TrainConfig,
+                    lr_scales: dict[str, float] | None = None) -> torch.optim.Optimizer:
     """AdamW for transformers, SGD with (Nesterov) momentum for the ResNet baselines.
 
     Build it after moving the model to its device: on CUDA, AdamW uses the fused kernel (one
-    launch for all parameters instead of several per tensor).
+    launch for all parameters instead of several per tensor). ``lr_scales``: see ``param_groups``.
     """
-    groups = param_groups(model, config.weight_decay)
+    groups = param_groups(model, config.weight_decay, lr_scales)
     if config.optimizer == "adamw":
         on_cuda = all(p.is_cuda for p in model.parameters())
         return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas,
@@ -70,7 +89,13 @@ def lr_at(step: int, total_steps: int, warmup_steps: int, base_lr: float, min_lr
 
 
 class Schedule:
-    """The schedule bound to one run's length; ``apply`` sets the lr of every group for a step."""
+    """The schedule bound to one run's length; ``apply`` sets the lr of every group for a step.
+
+    A group trains at ``lr_scale`` x the scheduled lr. PyTorch's AdamW step is
+    lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * p) and SGD's lr * (momentum buffer); the
+    moments and buffers do not depend on lr, so a scaled group takes exactly the scaled step,
+    decoupled weight decay included.
+    """
 
     def __init__(self, config: TrainConfig, steps_per_epoch: int):
         self.total_steps = config.epochs * steps_per_epoch
@@ -83,5 +108,5 @@ class Schedule:
     def apply(self, optimizer: torch.optim.Optimizer, step: int) -> float:
         lr = self.lr(step)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         return lr

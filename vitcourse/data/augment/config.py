@@ -1,9 +1,11 @@
-"""`AugmentConfig`: every augmentation knob in one small, JSON-safe dataclass.
+"""`AugmentConfig`: every augmentation knob in one small, frozen, JSON-safe dataclass.
 
-Experiments describe their augmentation as a dict (``{"policy": "randaug", "mixup": 0.8}``);
-``AugmentConfig.from_dict`` checks it, so a typo fails loudly instead of silently training
-without the augmentation the experiment was about. Defaults are the light CIFAR baseline
-(4 px reflect-padded crop and horizontal flip); everything stronger is opt-in.
+It is the one form the course's augmentation accepts. Experiment specs (and the CLI) name a
+preset (``"deit"``) or give a dict of fields (``{"policy": "randaug", "mixup": 0.8}``);
+``AugmentConfig.parse`` turns either into an ``AugmentConfig`` once, at that boundary, and a typo
+fails loudly instead of silently training without the augmentation the experiment was about.
+Defaults are the light CIFAR baseline (4 px reflect-padded crop and horizontal flip);
+everything stronger is opt-in.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class AugmentConfig:
     color_jitter: float = 0.0
 
     def __post_init__(self):
-        # JSON gives lists back; store tuples so from_dict(to_dict()) compares equal. The
+        # JSON gives lists back; store tuples so parse(to_dict()) compares equal. The
         # dataclass is frozen, hence object.__setattr__.
         if self.rrc_scale is not None:
             object.__setattr__(self, "rrc_scale", _pair("rrc_scale", self.rrc_scale, "(0.8, 1.0)"))
@@ -105,21 +107,23 @@ class AugmentConfig:
         return (self.mixup > 0 or self.cutmix > 0) and self.mix_prob > 0
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> "AugmentConfig":
-        values = dict(values or {})
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ValueError(f"unknown augmentation option(s) {unknown}; known: {', '.join(known)}")
-        return cls(**values)
-
-    @classmethod
-    def preset(cls, name: str) -> "AugmentConfig":
-        """Named recipes: none, basic (crop+flip), mild (flip + resized crop), mild_jitter (mild +
-        colour jitter), trivial, randaug, deit (randaug + mixing + erasing)."""
-        if name not in PRESETS:
-            raise ValueError(f"unknown augmentation preset {name!r}; known: {', '.join(PRESETS)}")
-        return cls.from_dict(PRESETS[name])
+    def parse(cls, spec: str | dict[str, Any] | None) -> "AugmentConfig":
+        """The one conversion from an experiment spec's form: a preset name (see ``PRESETS``),
+        a dict of fields (unknown keys are refused), or None for no random ops."""
+        if spec is None:
+            return PRESETS["none"]
+        if isinstance(spec, str):
+            if spec not in PRESETS:
+                raise ValueError(f"unknown augmentation preset {spec!r}; known: {', '.join(PRESETS)}")
+            return PRESETS[spec]
+        if isinstance(spec, dict):
+            known = [f.name for f in dataclasses.fields(cls)]
+            unknown = sorted(set(spec) - set(known))
+            if unknown:
+                raise ValueError(f"unknown augmentation option(s) {unknown}; known: {', '.join(known)}")
+            return cls(**spec)
+        raise TypeError(f"an augmentation spec is a preset name ({', '.join(PRESETS)}), a dict of "
+                        f"AugmentConfig fields, or None; got {spec!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only (tuples become lists, as a JSON round trip would give)."""
@@ -134,21 +138,6 @@ class AugmentConfig:
         return AugmentConfig(crop=0, flip=False, resize=self.resize, resize_mode=self.resize_mode)
 
 
-PRESETS: dict[str, dict[str, Any]] = {
-    "none": {"crop": 0, "flip": False},
-    "basic": {},
-    # The source write-up's mild augmentation for the class-imbalance study: horizontal flip
-    # plus a random-resized crop keeping 80-100% of the area (no padded crop).
-    "mild": {"crop": 0, "flip": True, "rrc_scale": (0.8, 1.0)},
-    "mild_jitter": {"crop": 0, "flip": True, "rrc_scale": (0.8, 1.0), "color_jitter": 0.4},
-    "trivial": {"policy": "trivial"},
-    "randaug": {"policy": "randaug", "randaug_n": 2, "randaug_m": 9},
-    # DeiT's recipe, the usual starting point for ViTs trained from scratch.
-    "deit": {"policy": "randaug", "randaug_n": 2, "randaug_m": 9, "randaug_mstd": 0.5,
-             "mixup": 0.8, "cutmix": 1.0, "erasing": 0.25},
-}
-
-
 def _pair(name: str, value: Any, example: str) -> tuple[float, float]:
     """``value`` as a tuple of two floats (lists from JSON are fine), or a ValueError naming it."""
     try:
@@ -161,3 +150,19 @@ def _pair(name: str, value: Any, example: str) -> tuple[float, float]:
 def _choose(name: str, value: Any, allowed: tuple) -> None:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+
+
+# Named recipes, for experiment specs that say e.g. augment="deit".
+PRESETS: dict[str, AugmentConfig] = {
+    "none": AugmentConfig(crop=0, flip=False),
+    "basic": AugmentConfig(),
+    # The source write-up's mild augmentation for the class-imbalance study: horizontal flip
+    # plus a random-resized crop keeping 80-100% of the area (no padded crop).
+    "mild": AugmentConfig(crop=0, flip=True, rrc_scale=(0.8, 1.0)),
+    "mild_jitter": AugmentConfig(crop=0, flip=True, rrc_scale=(0.8, 1.0), color_jitter=0.4),
+    "trivial": AugmentConfig(policy="trivial"),
+    "randaug": AugmentConfig(policy="randaug", randaug_n=2, randaug_m=9),
+    # DeiT's recipe, the usual starting point for ViTs trained from scratch.
+    "deit": AugmentConfig(policy="randaug", randaug_n=2, randaug_m=9, randaug_mstd=0.5,
+                          mixup=0.8, cutmix=1.0, erasing=0.25),
+}

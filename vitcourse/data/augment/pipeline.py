@@ -57,22 +57,18 @@ def plan_batch(batch_len: int, rank: int, world_size: int, mixing: bool,
 class GpuAugment:
     """Turns uint8 ``N x C x H x W`` batches into normalised float batches (and targets).
 
-    ``config``: an ``AugmentConfig``, a dict of its fields, a preset name (``"deit"``), or None
-    for no random ops.
+    ``config``: an ``AugmentConfig`` (``AugmentConfig.parse`` makes one from a preset name or a
+    dict; ``PRESETS["none"]`` has no random ops).
     ``mean``/``std``: the dataset's per-channel statistics in [0, 1] units.
     ``train=False`` gives the evaluation transform: normalise and resize only, hard labels.
     Targets are the int64 labels, unless mixing is on (train only): then float ``N x K`` soft
     targets whose rows sum to 1.
     """
 
-    def __init__(self, config: AugmentConfig | dict | str | None, mean, std, num_classes: int,
-                 train: bool = True):
-        if isinstance(config, str):
-            config = AugmentConfig.preset(config)
-        elif config is None:
-            config = AugmentConfig.preset("none")
-        elif not isinstance(config, AugmentConfig):
-            config = AugmentConfig.from_dict(config)
+    def __init__(self, config: AugmentConfig, mean, std, num_classes: int, train: bool = True):
+        if not isinstance(config, AugmentConfig):
+            raise TypeError(f"GpuAugment takes an AugmentConfig, got {config!r}: "
+                            "AugmentConfig.parse makes one from a preset name or a dict")
         self.config = config if train else config.without_randomness()
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
@@ -82,8 +78,7 @@ class GpuAugment:
         self._plans: dict[tuple[int, torch.device], BatchPlan] = {}
 
     @classmethod
-    def for_dataset(cls, dataset, config: AugmentConfig | dict | str | None = None,
-                    train: bool = True) -> "GpuAugment":
+    def for_dataset(cls, dataset, config: AugmentConfig, train: bool = True) -> "GpuAugment":
         """Use ``dataset``'s (an ``ImageDataset``) own mean/std and class count."""
         return cls(config, dataset.mean, dataset.std, dataset.num_classes, train=train)
 

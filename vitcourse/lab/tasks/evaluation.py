@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vitcourse.data import GpuAugment, TensorLoader
+from vitcourse.data import AugmentConfig, GpuAugment, TensorLoader
 from vitcourse.pretrain import confusion_matrix
 
 from ..arrays import save_arrays
@@ -26,9 +26,8 @@ def eval_loader(dataset, model: nn.Module, batch_size: int = 500, count: int | N
     without `image_size`, like the ResNet, are evaluated at the dataset's own size)."""
     size = getattr(getattr(model, "encoder", getattr(model, "backbone", model)), "image_size", None)
     native = tuple(dataset.image_shape[1:])
-    augment = {"crop": 0, "flip": False}
-    if size is not None and tuple(size) != native:
-        augment["resize"] = int(size[0])
+    resize = int(size[0]) if size is not None and tuple(size) != native else None
+    augment = AugmentConfig(crop=0, flip=False, resize=resize)
     if indices is None:
         indices = torch.arange(len(dataset.test_labels))[:count]
     images, labels = dataset.test_images[indices], dataset.test_labels[indices]

@@ -29,3 +29,4 @@ class TaskSetup:
     objective: Callable | None = None                 # None: cross-entropy with label smoothing
     evaluate: bool = True                             # False: no test pass (e.g. pre-training)
     after_fit: Callable[[nn.Module, Any, Path], None] | None = None   # (model, dataset, run_dir)
+    lr_scales: dict[str, float] | None = None         # {name prefix: lr factor}, see fit

@@ -11,7 +11,7 @@ and the catalog lists every pre-training before its fine-tunings. With run.datas
 
 from __future__ import annotations
 
-from vitcourse.pretrain import LinearProbe, ScaledUpdates, head_prefixes, load_pretrained, transfer_backbone
+from vitcourse.pretrain import LinearProbe, head_prefixes, load_pretrained, transfer_backbone
 
 from .evaluation import save_per_class
 from .setup import TaskRun, TaskSetup
@@ -30,10 +30,10 @@ def finetune_from(model, run: TaskRun, experiment, source_profile=None, encoder_
         transfer_backbone(source, model)
     if freeze:
         return TaskSetup(LinearProbe(model, num_classes), after_fit=after)
-    if encoder_lr_scale != 1.0 and run.dataset is not None:  # only training needs the scaled steps
-        encoder = [p for n, p in model.named_parameters() if not n.startswith(head_prefixes(model))]
-        model._scaled_updates = ScaledUpdates(encoder, encoder_lr_scale)  # lives as long as the model
-    return TaskSetup(model, after_fit=after)
+    lr_scales = None
+    if encoder_lr_scale != 1.0:  # every parameter ("" prefixes all names) but the head's
+        lr_scales = {"": encoder_lr_scale, **dict.fromkeys(head_prefixes(model), 1.0)}
+    return TaskSetup(model, after_fit=after, lr_scales=lr_scales)
 
 
 def linear_probe(model, run: TaskRun, experiment, source_profile=None, per_class=False) -> TaskSetup:
