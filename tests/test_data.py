@@ -23,8 +23,7 @@ import torch
 from helpers import REPO, SHARED_CIFAR
 from PIL import Image
 
-import vitcourse.data.cifar10 as cifar10_module
-import vitcourse.data.fashion_mnist as fashion_module
+import vitcourse.data.datasets as datasets_module
 from vitcourse.data import (CIFAR10, FASHION_MNIST, DatasetNotFoundError, UnknownDatasetError,
                             load_cifar10, load_dataset, load_fashion_mnist, long_tailed,
                             long_tailed_counts, per_class_fraction)
@@ -45,7 +44,7 @@ def _clean_env(monkeypatch):
 def tiny_cifar(monkeypatch):
     """CIFAR-10's classes with 3 training and 2 test images per class."""
     spec = dataclasses.replace(CIFAR10, train_per_class=3, test_per_class=2)
-    monkeypatch.setattr(cifar10_module, "SPEC", spec)
+    monkeypatch.setitem(datasets_module.SPECS, "cifar10", spec)
     return spec
 
 
@@ -105,13 +104,11 @@ def _assert_fix_message(err: Exception, *names: str):
 
 
 def test_the_fix_names_the_shell_step_and_unset_only_when_the_variable_is_set(monkeypatch, tmp_path):
-    from vitcourse.data.fixes import dataset_error
-
     monkeypatch.delenv("VITCOURSE_CIFAR10", raising=False)
-    msg = str(dataset_error(CIFAR10, "not found", "a copy", tmp_path, tmp_path))
+    msg = str(datasets_module.dataset_error(CIFAR10, "not found", "a copy", tmp_path, tmp_path))
     assert "`export VITCOURSE_CIFAR10=/path/to/copy`" in msg and "unset" not in msg
     monkeypatch.setenv("VITCOURSE_CIFAR10", str(tmp_path / "nope"))
-    assert "unset VITCOURSE_CIFAR10 first" in str(dataset_error(CIFAR10, "not found", "a copy", tmp_path, tmp_path))
+    assert "unset VITCOURSE_CIFAR10 first" in str(datasets_module.dataset_error(CIFAR10, "not found", "a copy", tmp_path, tmp_path))
 
 
 # ---------------------------------------------------------------- the real offline copies
@@ -327,7 +324,7 @@ def _write_idx_folder(folder: Path, n_train: int, n_test: int) -> None:
 
 def test_fashion_mnist_idx_folder_env_partial_and_missing(tmp_path, monkeypatch):
     spec = dataclasses.replace(FASHION_MNIST, train_per_class=2, test_per_class=1)
-    monkeypatch.setattr(fashion_module, "SPEC", spec)
+    monkeypatch.setitem(datasets_module.SPECS, "fashion_mnist", spec)
     good = tmp_path / "good" / "FashionMNIST" / "raw"  # a torchvision root works too
     _write_idx_folder(good, 20, 10)
     monkeypatch.setenv("VITCOURSE_FASHION_MNIST", str(tmp_path / "good"))

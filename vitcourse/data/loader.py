@@ -23,7 +23,7 @@ from collections.abc import Iterator
 import torch
 
 from .augment import AugmentConfig, BatchPlan, GpuAugment, plan_batch
-from .dataset import ImageDataset
+from .datasets import ImageDataset
 
 SAMPLINGS = ("uniform", "class_balanced")
 # loader_seed(seed, epoch, b) seeds batch b's augmentation (b >= 0); the class-balanced draw
