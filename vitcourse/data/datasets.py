@@ -1,13 +1,10 @@
-"""The course's datasets, CIFAR-10 and Fashion-MNIST, as uint8 tensors with their provenance.
+"""CIFAR-10 and Fashion-MNIST as uint8 tensors with their provenance: ``load_dataset(name)``.
 
-``load_dataset("cifar10")`` (or ``load_cifar10`` / ``load_fashion_mnist``) gives an
-``ImageDataset``. Which copy is used is always explicit: ``local=`` (or the environment variable
-``VITCOURSE_CIFAR10`` / ``VITCOURSE_FASHION_MNIST``) names a local copy, and then nothing is ever
-downloaded; otherwise the original comes through torchvision (``download=None`` downloads only
-if ``root`` lacks it). Either way the data is decoded once and cached under ``<root>/cache/``.
-Every copy is checked against its ``DatasetSpec`` (classes, images per class, image shape), and a
-missing, partial or corrupt one raises one error, ``DatasetNotFoundError``, that says what was
-looked for, where, and the two ways to fix it. Reading offline copies is ``offline.py``'s job.
+Which copy is used is always explicit: ``local=`` (or ``$VITCOURSE_CIFAR10`` /
+``$VITCOURSE_FASHION_MNIST``) names a local copy, read by ``offline.py``, and nothing is ever
+downloaded; otherwise the original comes through torchvision. Either way it is decoded once and
+cached under ``<root>/cache/``, and checked against its ``DatasetSpec``: a missing, partial or
+corrupt copy raises ``DatasetNotFoundError``, saying what was looked for, where, and how to fix it.
 """
 
 from __future__ import annotations
@@ -75,14 +72,12 @@ SPECS = {spec.name: spec for spec in (CIFAR10, FASHION_MNIST)}
 
 @dataclass
 class ImageDataset:
-    """Train and test splits of one dataset, decoded: everything downstream (subsets, the loader,
-    run logs) works from this one container.
+    """Train and test splits of one dataset: what subsets, the loader and run logs work from.
 
-    ``*_images`` are uint8 ``N x C x H x W``; ``*_labels`` int64 ``N``. ``provenance`` is the
-    human-readable origin (e.g. ``"CIFAR-10 (JPEG q75 copy)"``) that run logs and the book
-    print, so a result trained on a lossy copy is never reported as the original; ``source`` is
-    the path of the copy or ``"torchvision"``; ``source_sha256`` is set for archives.
-    ``train_subset`` describes a subset taken with :meth:`with_train_subset`.
+    ``*_images`` are uint8 ``N x C x H x W``; ``*_labels`` int64 ``N``. ``provenance`` (e.g.
+    ``"CIFAR-10 (JPEG q75 copy)"``) travels with the tensors, so a result trained on a lossy copy
+    is never reported as the original; ``source`` is the copy's path or ``"torchvision"``,
+    ``source_sha256`` an archive's; ``train_subset`` describes :meth:`with_train_subset`'s subset.
     """
 
     name: str
@@ -103,10 +98,9 @@ class ImageDataset:
         # A label outside 0..K-1 would otherwise fail mid-epoch as "Target 12345 is out of bounds".
         for split, labels in (("train", self.train_labels), ("test", self.test_labels)):
             if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < self.num_classes:
-                raise ValueError(
-                    f"{split} labels of {self.name} ({self.source}) hold {int(labels.min())}.."
-                    f"{int(labels.max())}, outside 0..{self.num_classes - 1}: the copy is damaged "
-                    "or its classes do not match; load a clean copy")
+                raise ValueError(f"{split} labels of {self.name} ({self.source}) hold {int(labels.min())}"
+                                 f"..{int(labels.max())}, outside 0..{self.num_classes - 1}: the "
+                                 "copy is damaged or its classes do not match; load a clean copy")
 
     @property
     def num_classes(self) -> int:
@@ -117,8 +111,7 @@ class ImageDataset:
         return tuple(self.train_images.shape[1:])
 
     @property
-    def mean(self) -> tuple[float, ...]:
-        """Per-channel normalisation mean of this dataset (in [0, 1] units)."""
+    def mean(self) -> tuple[float, ...]:  # per-channel normalisation statistics, in [0, 1] units
         return SPECS[self.name].mean
 
     @property
@@ -169,11 +162,8 @@ def normalised(images_uint8: torch.Tensor, mean, std) -> torch.Tensor:
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """A dataset is missing, incomplete or unreadable where the loader looked for it.
-
-    Subclasses ``FileNotFoundError`` so code that already handles missing files keeps working;
-    ``problem``, ``looked_for`` and ``where`` are kept as attributes for tests and tools.
-    """
+    """A dataset is missing, incomplete or unreadable where the loader looked for it (a
+    ``FileNotFoundError``, with ``problem``, ``looked_for`` and ``where`` as attributes)."""
 
     def __init__(self, dataset: str, problem: str, looked_for: str, where: str | Path,
                  fixes: list[str], hints: list[str] | None = None):
@@ -206,8 +196,7 @@ class UnknownDatasetError(ValueError):
 
 def dataset_error(spec: DatasetSpec, problem: str, looked_for: str, where: str | Path,
                   root: str | Path) -> DatasetNotFoundError:
-    """The error every loader raises: the problem, and the two ways to fix it (``root`` is the
-    download and cache folder)."""
+    """The loaders' error: the problem, and the two ways to fix it (``root``: download folder)."""
     unset = f"; unset {spec.env_var} first" if os.environ.get(spec.env_var) else ""
     fixes = [
         f"point at a local copy: `export {spec.env_var}=/path/to/copy` before `python -m vitcourse` "
@@ -271,10 +260,9 @@ def _load(spec: DatasetSpec, root: str | Path, local: str | Path | None, downloa
 
     def decode() -> ImageDataset:
         try:
-            splits, provenance = copy.decode()
+            return _checked(spec, *copy.decode(), copy.source, copy.sha256)
         except offline.CopyUnreadable as err:
             raise dataset_error(spec, str(err), looked_for, err.where or copy.where, root) from err
-        return _checked(spec, splits, provenance, copy.source, copy.sha256, looked_for, copy.where, root)
     return _cached(spec, root, copy.key, decode)
 
 
@@ -302,33 +290,19 @@ def _load_torchvision(spec: DatasetSpec, root: Path, download: bool | None) -> I
             data = torch.as_tensor(s.data)
             images = data.unsqueeze(1) if data.ndim == 3 else data.permute(0, 3, 1, 2)
             splits[split] = (images.contiguous(), torch.as_tensor(s.targets, dtype=torch.int64))
-        return _checked(spec, splits, f"{spec.title} (torchvision download, original)", "torchvision",
-                        None, looked_for, where, root)
+        try:
+            return _checked(spec, splits, f"{spec.title} (torchvision download, original)", "torchvision")
+        except offline.CopyUnreadable as err:  # a partial copy
+            raise dataset_error(spec, str(err), looked_for, where, root) from err
     return _cached(spec, root, offline.fingerprint([spec.name, "torchvision"]), decode)
 
 
 def _checked(spec: DatasetSpec, splits: offline.Splits, provenance: str, source: str,
-             sha256: str | None, looked_for: str, where: str | Path, root: str | Path) -> ImageDataset:
-    """Check counts per class and image shapes against ``spec``: a partial copy fails here."""
-    problems = []
-    for split in ("train", "test"):
-        images, labels = splits[split]
-        per_class = spec.train_per_class if split == "train" else spec.test_per_class
-        total = per_class * len(spec.classes)
-        if len(images) and tuple(images.shape[1:]) != spec.image_shape:
-            problems.append(f"{split} images are {tuple(images.shape[1:])}, expected {spec.image_shape}")
-        if labels.numel() == 0:
-            problems.append(f"{split} has no images (expected {total:,})")
-        elif labels.min() < 0 or labels.max() >= len(spec.classes):
-            problems.append(f"{split}: labels outside 0..{len(spec.classes) - 1}")
-        elif wrong := [f"{name} {n:,} of {per_class:,}" for name, n in
-                       zip(spec.classes, torch.bincount(labels, minlength=len(spec.classes)).tolist())
-                       if n != per_class]:
-            shown = ", ".join(wrong[:5]) + (f", ... ({len(wrong)} classes off)" if len(wrong) > 5 else "")
-            kind = "short" if labels.numel() < total else "unexpected count"
-            problems.append(f"{split} has {labels.numel():,} of {total:,} images ({kind}: {shown})")
-    if problems:
-        raise dataset_error(spec, "partial or wrong copy: " + "; ".join(problems), looked_for, where, root)
+             sha256: str | None = None) -> ImageDataset:
+    """The dataset, once its image shapes and counts per class match ``spec``; a partial copy
+    raises ``CopyUnreadable``, which the loaders turn into their error."""
+    if problems := offline.count_problems(spec, splits):
+        raise offline.CopyUnreadable("partial or wrong copy: " + "; ".join(problems))
     return ImageDataset(
         name=spec.name, classes=list(spec.classes), provenance=provenance, source=source,
         source_sha256=sha256,
@@ -336,17 +310,14 @@ def _checked(spec: DatasetSpec, splits: offline.Splits, provenance: str, source:
         test_images=splits["test"][0].contiguous(), test_labels=splits["test"][1])
 
 
-def _cached(spec: DatasetSpec, root: str | Path, key: str, decode: Callable[[], ImageDataset]) -> ImageDataset:
+def _cached(spec: DatasetSpec, root: str | Path, key: str, decode: Callable) -> ImageDataset:
     """The cached dataset for ``key`` (checksums verified); without a sound one, ``decode()``
     (timed) and cache the result. Every loader, online or offline, goes through here."""
-    if (hit := offline.read_cache(root, spec.name, key, len(spec.classes))) is not None:
-        fields, load_info = hit
-        ds = ImageDataset(**fields)
-    else:
-        start = time.perf_counter()
-        ds = decode()
-        load_info = offline.write_cache(root, key, ds, time.perf_counter() - start)
-    ds.load_info = load_info
+    if (fields := offline.read_cache(root, spec.name, key, len(spec.classes))) is not None:
+        return ImageDataset(**fields)
+    start = time.perf_counter()
+    ds = decode()
+    ds.load_info = offline.write_cache(root, key, ds, time.perf_counter() - start)
     return ds
 
 

@@ -3,6 +3,7 @@
 ``datasets.py`` says what CIFAR-10 and Fashion-MNIST are and how they are loaded; this module
 does the work behind its ``local=`` path and behind the cache every path shares:
 
+0. what a found copy is (``LocalCopy``), and its counts per class checked against the spec;
 1. reading a copy's files, from a folder or a tar archive, and fingerprinting them;
 2. unpickling the official CIFAR-10 batches without letting a tampered file run code;
 3. decoding image files, and naming a JPEG copy's quality (its provenance);
@@ -10,10 +11,10 @@ does the work behind its ``local=`` path and behind the cache every path shares:
 5. the IDX files of Fashion-MNIST (Debian's ``dataset-fashion-mnist`` ships them);
 6. the decoded cache: one safetensors file per copy, with a checksum per tensor.
 
-Nothing here raises the loaders' user-facing error: problems raise ``CopyUnreadable`` (or a
-cache is reported unusable), and ``datasets.py`` turns them into its one clear message. This
-module imports nothing from the rest of ``vitcourse.data``; a ``spec`` parameter is a
-``datasets.DatasetSpec``.
+Nothing here raises the loaders' user-facing error: problems raise ``CopyUnreadable`` (a damaged
+cache is reported and rebuilt), and ``datasets.py`` turns them into its one clear message. This
+module imports nothing from the rest of ``vitcourse.data`` (``datasets.py`` imports it); a
+``spec`` parameter is a ``datasets.DatasetSpec``, a ``ds`` an ``ImageDataset``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from safetensors.torch import load_file
 
 from vitcourse import REPO_ROOT
 from vitcourse.atomic import write_json_atomic, write_safetensors_atomic
+
+# ---------------------------------------------------------------- 0. a local copy and its checks
 
 Splits = dict[str, tuple[torch.Tensor, torch.Tensor]]  # split -> (uint8 images, int64 labels)
 SPLITS = ("train", "test")
@@ -76,6 +79,29 @@ class LocalCopy:
     sha256: str | None                         # of an archive; None for a folder
     where: Path                                # what an error about its contents names
     decode: Callable[[], tuple[Splits, str]]   # -> (splits, provenance); raises CopyUnreadable
+
+
+def count_problems(spec, splits: Splits) -> list[str]:
+    """Empty when the images have ``spec``'s shape and exactly its count per class; else one
+    line per problem: how a partial or foreign copy is caught and named."""
+    problems = []
+    for split in SPLITS:
+        images, labels = splits[split]
+        per_class, total = ((spec.train_per_class, spec.train_count) if split == "train"
+                            else (spec.test_per_class, spec.test_count))
+        if len(images) and tuple(images.shape[1:]) != spec.image_shape:
+            problems.append(f"{split} images are {tuple(images.shape[1:])}, expected {spec.image_shape}")
+        if labels.numel() == 0:
+            problems.append(f"{split} has no images (expected {total:,})")
+        elif labels.min() < 0 or labels.max() >= len(spec.classes):
+            problems.append(f"{split}: labels outside 0..{len(spec.classes) - 1}")
+        elif wrong := [f"{name} {n:,} of {per_class:,}" for name, n in
+                       zip(spec.classes, torch.bincount(labels, minlength=len(spec.classes)).tolist())
+                       if n != per_class]:
+            shown = ", ".join(wrong[:5]) + (f", ... ({len(wrong)} classes off)" if len(wrong) > 5 else "")
+            kind = "short" if labels.numel() < total else "unexpected count"
+            problems.append(f"{split} has {labels.numel():,} of {total:,} images ({kind}: {shown})")
+    return problems
 
 
 # ---------------------------------------------------------------- 1. files and fingerprints
@@ -543,9 +569,8 @@ def tensor_sha256(t: torch.Tensor) -> str:
     return hashlib.sha256(t.contiguous().numpy().data).hexdigest()
 
 
-def read_cache(root: str | Path, name: str, key: str, num_classes: int
-               ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """``(ImageDataset fields, load_info)`` from the cache for ``key``; None when there is none,
+def read_cache(root: str | Path, name: str, key: str, num_classes: int) -> dict[str, Any] | None:
+    """The ImageDataset fields (``load_info`` too) cached for ``key``; None when there is none,
     or (with a one-line warning naming the file) when it is damaged."""
     tensor_path, meta_path = cache_paths(root, name, key)
     if not (tensor_path.is_file() and meta_path.is_file()):
@@ -562,10 +587,10 @@ def read_cache(root: str | Path, name: str, key: str, num_classes: int
     if problem := _check_contents(meta, tensors, num_classes):
         warnings.warn(f"ignoring damaged dataset cache {tensor_path}: {problem}; decoding again")
         return None
-    load_info = {"cache_file": str(tensor_path), "from_cache": True,
-                 "seconds": round(time.perf_counter() - start, 3),
-                 "decode_seconds": meta.get("decode_seconds")}
-    return fields, load_info
+    fields["load_info"] = {"cache_file": str(tensor_path), "from_cache": True,
+                           "seconds": round(time.perf_counter() - start, 3),
+                           "decode_seconds": meta.get("decode_seconds")}
+    return fields
 
 
 def _check_layout(meta: dict[str, Any], tensors: dict[str, torch.Tensor], key: str) -> None:
