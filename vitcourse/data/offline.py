@@ -244,10 +244,10 @@ def decode_images(blobs: list[bytes], names: list[str], shape: tuple[int, int, i
         rows = jpeg_rows[start:start + JPEG_BATCH]
         images = _decode_jpeg_batch([blobs[i] for i in rows], [names[i] for i in rows], decoder)
         for i, img in zip(rows, images):
-            _checked(img, names[i], shape)
+            _shape_checked(img, names[i], shape)
         out[rows] = torch.stack(images)
     for i in other_rows:
-        out[i] = _checked(_decode_with_pil(blobs[i], names[i], channels), names[i], shape)
+        out[i] = _shape_checked(_decode_with_pil(blobs[i], names[i], channels), names[i], shape)
     return out
 
 
@@ -296,7 +296,7 @@ def _decode_with_pil(blob: bytes, name: str, channels: int) -> torch.Tensor:
         raise BadImageError(name, f"not a readable image ({err})") from err
 
 
-def _checked(img: torch.Tensor, name: str, shape: tuple[int, int, int]) -> torch.Tensor:
+def _shape_checked(img: torch.Tensor, name: str, shape: tuple[int, int, int]) -> torch.Tensor:
     if tuple(img.shape) != shape:
         raise BadImageError(name, f"decoded to shape {tuple(img.shape)}, expected {shape}")
     return img
@@ -347,7 +347,6 @@ def describe_encoding(blobs: list[bytes], sample: int = 64) -> str:
 # batch of raw pixels: the original, lossless) or an ImageFolder tree train/<class>/<file>,
 # test/<class>/<file> (e.g. the course's JPEG copy; lossy if JPEG), as a folder (or its parent)
 # or a tar archive of either.
-CIFAR_FOLDER = "cifar-10-batches-py"
 BATCH_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
                "test_batch")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp")
@@ -369,7 +368,7 @@ def cifar10_copy(spec, path: Path) -> LocalCopy:
         read = lambda: read_archive(path, lambda p: is_batch_file(p) or is_imagefolder_file(p))  # noqa: E731
     else:
         sha = None
-        base, names = _cifar_folder_files(path)
+        base, names = _cifar_folder_files(path, spec.torchvision_folder)
         key = fingerprint([spec.name, "folder", str(base.resolve()),
                            *stat_fingerprint_parts(base, names)])
         read = lambda: read_tree(base, names)  # noqa: E731
@@ -392,9 +391,9 @@ def is_imagefolder_file(path: str) -> bool:
             and parts[-1].lower().endswith(IMAGE_SUFFIXES))
 
 
-def _cifar_folder_files(folder: Path) -> tuple[Path, list[str]]:
+def _cifar_folder_files(folder: Path, batches_folder: str) -> tuple[Path, list[str]]:
     """The folder that really holds the copy, and the files of it to read."""
-    for base in (folder, folder / CIFAR_FOLDER):
+    for base in (folder, folder / batches_folder):
         present = [n for n in BATCH_FILES if (base / n).is_file()]
         if present:
             return base, present  # read_batches names any missing batch
@@ -404,7 +403,7 @@ def _cifar_folder_files(folder: Path) -> tuple[Path, list[str]]:
             names = [n for n in list_tree(base, is_imagefolder_file) if n.count("/") == 2]
             return base, names
     listing = ", ".join(sorted(p.name for p in folder.iterdir())[:8]) or "nothing"
-    raise CopyUnreadable(f"neither {CIFAR_FOLDER} batch files nor train/ and test/ class "
+    raise CopyUnreadable(f"neither {batches_folder} batch files nor train/ and test/ class "
                          f"folders were found; the folder holds: {listing}")
 
 
@@ -412,7 +411,7 @@ def _decode_cifar(files: dict[str, bytes], spec) -> tuple[Splits, str]:
     if any(is_batch_file(n) for n in files):
         return read_batches(files, spec), f"{spec.title} (local torchvision copy, original)"
     if not files:
-        raise CopyUnreadable(f"no {CIFAR_FOLDER} batch files and no train/<class>/<image> "
+        raise CopyUnreadable(f"no {spec.torchvision_folder} batch files and no train/<class>/<image> "
                              "or test/<class>/<image> files inside")
     splits, encoding = read_imagefolder(files, spec)
     if encoding.startswith("JPEG q"):
@@ -484,7 +483,6 @@ def read_imagefolder(files: dict[str, bytes], spec) -> tuple[Splits, str]:
 # uint32 per dimension, then the raw values; Fashion-MNIST uses unsigned bytes (type 0x08).
 IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
-FASHION_FOLDER = Path("FashionMNIST") / "raw"  # inside a torchvision root
 
 
 def fashion_mnist_copy(spec, folder: Path) -> LocalCopy:
@@ -492,7 +490,7 @@ def fashion_mnist_copy(spec, folder: Path) -> LocalCopy:
     if not folder.is_dir():
         raise CopyUnreadable("the path does not exist" if not folder.exists()
                              else "it is a file, not a folder")
-    base, found, missing = _find_idx_files(folder)
+    base, found, missing = _find_idx_files(folder, spec.torchvision_folder)
     if missing:
         raise CopyUnreadable(f"files missing: {', '.join(m + '[.gz]' for m in missing)}", base)
     key = fingerprint([spec.name, "idx", str(base.resolve()), *stat_fingerprint_parts(base, found)])
@@ -500,10 +498,10 @@ def fashion_mnist_copy(spec, folder: Path) -> LocalCopy:
         _decode_idx_files(base, found), f"{spec.title} (local IDX files, original)"))
 
 
-def _find_idx_files(folder: Path) -> tuple[Path, list[str], list[str]]:
+def _find_idx_files(folder: Path, torchvision_folder: str) -> tuple[Path, list[str], list[str]]:
     """The folder holding the IDX files, the file names found there, and the stems missing."""
     best: tuple[Path, list[str], list[str]] | None = None
-    for base in (folder, folder / FASHION_FOLDER, folder / "raw"):
+    for base in (folder, folder / torchvision_folder, folder / "raw"):
         found, missing = [], []
         for stem in (s for pair in IDX_FILES.values() for s in pair):
             name = next((n for n in (stem, stem + ".gz") if (base / n).is_file()), None)
