@@ -15,6 +15,7 @@ import os
 import pickle
 import tarfile
 import urllib.error
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +23,12 @@ import pytest
 import torch
 from helpers import REPO, SHARED_CIFAR
 from PIL import Image
+from safetensors.torch import load_file, save_file
 
-import vitcourse.data.cifar10 as cifar10_module
-import vitcourse.data.fashion_mnist as fashion_module
-from vitcourse.data import (CIFAR10, FASHION_MNIST, DatasetNotFoundError, UnknownDatasetError,
-                            load_cifar10, load_dataset, load_fashion_mnist, long_tailed,
-                            long_tailed_counts, per_class_fraction)
+import vitcourse.data.datasets as datasets_module
+from vitcourse.data import (CIFAR10, FASHION_MNIST, DatasetNotFoundError, ImageDataset,
+                            UnknownDatasetError, load_cifar10, load_dataset, load_fashion_mnist,
+                            long_tailed, long_tailed_counts, offline, per_class_fraction)
 
 REPO_DATA = REPO / "data"
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -45,7 +46,7 @@ def _clean_env(monkeypatch):
 def tiny_cifar(monkeypatch):
     """CIFAR-10's classes with 3 training and 2 test images per class."""
     spec = dataclasses.replace(CIFAR10, train_per_class=3, test_per_class=2)
-    monkeypatch.setattr(cifar10_module, "SPEC", spec)
+    monkeypatch.setitem(datasets_module.SPECS, "cifar10", spec)
     return spec
 
 
@@ -105,13 +106,13 @@ def _assert_fix_message(err: Exception, *names: str):
 
 
 def test_the_fix_names_the_shell_step_and_unset_only_when_the_variable_is_set(monkeypatch, tmp_path):
-    from vitcourse.data.fixes import dataset_error
-
     monkeypatch.delenv("VITCOURSE_CIFAR10", raising=False)
-    msg = str(dataset_error(CIFAR10, "not found", "a copy", tmp_path, tmp_path))
-    assert "`export VITCOURSE_CIFAR10=/path/to/copy`" in msg and "unset" not in msg
+
+    def message():
+        return str(datasets_module.dataset_error(CIFAR10, "not found", "a copy", tmp_path, tmp_path))
+    assert "`export VITCOURSE_CIFAR10=/path/to/copy`" in message() and "unset" not in message()
     monkeypatch.setenv("VITCOURSE_CIFAR10", str(tmp_path / "nope"))
-    assert "unset VITCOURSE_CIFAR10 first" in str(dataset_error(CIFAR10, "not found", "a copy", tmp_path, tmp_path))
+    assert "unset VITCOURSE_CIFAR10 first" in message()
 
 
 # ---------------------------------------------------------------- the real offline copies
@@ -310,6 +311,71 @@ def test_damaged_cache_is_rebuilt(tmp_path, tiny_cifar):
     assert not again.load_info["from_cache"] and torch.equal(again.train_images, first.train_images)
 
 
+def _tamper_cache(ds, key: str, change, fix_checksum: bool = False) -> Path:
+    """Rewrite one tensor of ``ds``'s cache file in place (same size, still a valid file)."""
+    path = Path(ds.load_info["cache_file"])
+    tensors = load_file(str(path))
+    tensors[key] = change(tensors[key].clone())
+    save_file(tensors, str(path))
+    if fix_checksum:  # a consistent forgery: only the label range check can catch it
+        meta_path = path.with_suffix(".json")
+        meta = json.loads(meta_path.read_text())
+        meta["sha256"][key] = offline.tensor_sha256(tensors[key])
+        meta_path.write_text(json.dumps(meta))
+    return path
+
+
+def test_cache_with_zeroed_pixels_or_rewritten_labels_is_detected_and_rebuilt(tmp_path, tiny_cifar):
+    tree = _write_tree(tmp_path / "tree", tiny_cifar, fmt="PNG")
+    first = load_cifar10(root=tmp_path / "data", local=tree)
+    assert not first.load_info["from_cache"]
+    cases = [("train_images", lambda x: x.index_fill_(0, torch.arange(5), 0)),  # 5 black images
+             ("test_labels", lambda y: y.roll(1)),                              # labels shuffled
+             ("train_labels", lambda y: y.fill_(3))]                            # all one class
+    for key, change in cases:
+        path = _tamper_cache(first, key, change)
+        with pytest.warns(UserWarning, match=f"damaged dataset cache {path}: {key} changed"):
+            again = load_cifar10(root=tmp_path / "data", local=tree)
+        assert not again.load_info["from_cache"], key
+        for k in offline.TENSOR_KEYS:
+            assert torch.equal(getattr(again, k), getattr(first, k)), (key, k)
+        assert again.describe() == first.describe()
+        assert load_cifar10(root=tmp_path / "data", local=tree).load_info["from_cache"]  # sound again
+
+
+def test_cache_labels_out_of_range_are_named_and_rebuilt(tmp_path, tiny_cifar):
+    tree = _write_tree(tmp_path / "tree", tiny_cifar, fmt="PNG")
+    first = load_cifar10(root=tmp_path / "data", local=tree)
+    path = _tamper_cache(first, "train_labels", lambda y: y.index_fill_(0, torch.tensor([0]), 12345),
+                         fix_checksum=True)
+    with pytest.warns(UserWarning, match=f"damaged dataset cache {path}: train_labels hold 0..12345, "
+                                         "outside 0..9; decoding again"):
+        again = load_cifar10(root=tmp_path / "data", local=tree)
+    assert not again.load_info["from_cache"] and torch.equal(again.train_labels, first.train_labels)
+    # A dataset built by hand with such labels fails when built, not mid-epoch in the loss.
+    with pytest.raises(ValueError, match=r"train labels of cifar10 \(memory\) hold 0..12345, outside "
+                                         r"0..9.*load a clean copy"):
+        ImageDataset(name="cifar10", classes=CLASSES, train_images=first.train_images,
+                     train_labels=first.train_labels.clone().index_fill_(0, torch.tensor([0]), 12345),
+                     test_images=first.test_images, test_labels=first.test_labels,
+                     provenance="tampered", source="memory")
+
+
+def test_cache_without_checksums_is_rebuilt_once_quietly(tmp_path, tiny_cifar):
+    # Caches written before checksums existed are not damaged: no warning (a notebook's stored
+    # outputs must not change), one decode to add the checksums.
+    tree = _write_tree(tmp_path / "tree", tiny_cifar, fmt="PNG")
+    first = load_cifar10(root=tmp_path / "data", local=tree)
+    meta_path = Path(first.load_info["cache_file"]).with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    del meta["sha256"]  # as written before the cache had checksums
+    meta_path.write_text(json.dumps(meta))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not load_cifar10(root=tmp_path / "data", local=tree).load_info["from_cache"]
+    assert load_cifar10(root=tmp_path / "data", local=tree).load_info["from_cache"]
+
+
 # ---------------------------------------------------------------- Fashion-MNIST files
 
 def _idx(array: np.ndarray) -> bytes:
@@ -327,7 +393,7 @@ def _write_idx_folder(folder: Path, n_train: int, n_test: int) -> None:
 
 def test_fashion_mnist_idx_folder_env_partial_and_missing(tmp_path, monkeypatch):
     spec = dataclasses.replace(FASHION_MNIST, train_per_class=2, test_per_class=1)
-    monkeypatch.setattr(fashion_module, "SPEC", spec)
+    monkeypatch.setitem(datasets_module.SPECS, "fashion_mnist", spec)
     good = tmp_path / "good" / "FashionMNIST" / "raw"  # a torchvision root works too
     _write_idx_folder(good, 20, 10)
     monkeypatch.setenv("VITCOURSE_FASHION_MNIST", str(tmp_path / "good"))
@@ -342,6 +408,13 @@ def test_fashion_mnist_idx_folder_env_partial_and_missing(tmp_path, monkeypatch)
     with pytest.raises(DatasetNotFoundError) as err:
         load_fashion_mnist(root=tmp_path / "data", local=tmp_path / "partial")
     _assert_fix_message(err.value, "t10k-labels-idx1-ubyte")
+    # A label outside the classes is named with the folder, before any training sees it.
+    bad = tmp_path / "bad"
+    _write_idx_folder(bad, 20, 10)
+    (bad / "train-labels-idx1-ubyte.gz").write_bytes(_idx(np.r_[12, np.arange(1, 20) % 10]))
+    with pytest.raises(DatasetNotFoundError) as err:
+        load_fashion_mnist(root=tmp_path / "data", local=bad)
+    _assert_fix_message(err.value, "train: labels outside 0..9", str(bad))
 
 
 # ---------------------------------------------------------------- subsets

@@ -7,8 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from vitcourse.data.dataset import ImageDataset
-from vitcourse.data.specs import CIFAR10
+from vitcourse.data import CIFAR10, ImageDataset
 from vitcourse.interpret import (VIT_SCHEMA, attention_rollout, cls_attention_maps, cosine_similarity_matrix,
                                  inspection_arrays, mean_attention_distance, mean_pairwise_distance, patch_centres,
                                  patch_filters, position_table, principal_components, rollout_cls_map,

@@ -23,7 +23,7 @@ import torch
 
 from ..seeding import generator, stream_seed
 from .augment import PRESETS, AugmentConfig, BatchPlan, GpuAugment, plan_batch
-from .dataset import ImageDataset
+from .datasets import ImageDataset
 
 SAMPLINGS = ("uniform", "class_balanced")
 

@@ -13,7 +13,7 @@ import statistics
 
 import torch
 
-from vitcourse.data.specs import SPECS
+from vitcourse.data import SPECS
 from vitcourse.light.table import PENDING, measure_model
 
 from .build import input_size
