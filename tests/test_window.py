@@ -176,3 +176,10 @@ def test_outside_a_checkout_the_commit_comes_from_the_launcher(tmp_path, monkeyp
     assert git_info(tmp_path) == {"commit": "feedface" * 5, "dirty": None, "source": "VITCOURSE_COMMIT"}
     monkeypatch.delenv("VITCOURSE_COMMIT")
     assert git_info(tmp_path)["commit"] is None
+
+
+def test_compiled_runs_meet_no_short_test_batch():
+    from vitcourse.lab.runner import whole_batches
+    assert whole_batches(10_000, 256) == 500 and whole_batches(10_000, 512) == 1000
+    assert 10_000 % whole_batches(10_000, 384) == 0
+    assert whole_batches(9_973, 128) == 128   # a prime: nothing divides it, the batch stays

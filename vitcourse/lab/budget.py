@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from vitcourse.data import long_tailed_counts
+from vitcourse.data import PRESETS, long_tailed_counts
+from vitcourse.data.augment import AugmentConfig
 from vitcourse.models.flops import forward_flops
 
 from . import paths
@@ -86,17 +87,10 @@ def current_rates() -> Rates:
 def augment_kind(augment) -> str:
     """"policy" for RandAugment-style augmentation (and the presets that include it), "none"
     without any, else "light" (crop, flip, jitter, mixing)."""
-    if augment in (None, "none"):
-        return "none"
-    if isinstance(augment, str):
-        return "policy" if augment in ("randaug", "trivial", "deit") else "light"
-    policy = augment.get("policy") if isinstance(augment, dict) else getattr(augment, "policy", None)
-    if policy not in (None, "none"):
+    config = AugmentConfig.parse(augment)
+    if config.policy not in (None, "none"):
         return "policy"
-    if isinstance(augment, dict) and not augment.get("crop", 1) and not augment.get("flip", True) \
-            and len(augment) <= 2:
-        return "none"
-    return "light"
+    return "none" if config == PRESETS["none"] else "light"
 
 
 def images_per_epoch(data: dict, train_size: int = CIFAR10_TRAIN) -> float:

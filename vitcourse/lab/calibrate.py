@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vitcourse.data import GpuAugment
+from vitcourse.data import PRESETS, GpuAugment
 from vitcourse.atomic import write_json_atomic
 
 from . import budget
@@ -122,7 +122,7 @@ def measure_augmentation(device: str | torch.device) -> dict[str, float]:
     labels = torch.randint(0, 10, (batch,), generator=gen).to(device)
     out = {}
     for kind, preset in AUGMENT_PRESETS.items():
-        aug = GpuAugment(preset, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 10)
+        aug = GpuAugment(PRESETS[preset], (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 10)
         for step in range(repeats + 2):      # two warm-up batches: first-call kernel selection
             if step == 2:
                 _synchronize(device)

@@ -38,6 +38,14 @@ def default_seed(exp, profile: str) -> int:
     return seeds[0]
 
 
+def whole_batches(n: int, batch_size: int) -> int:
+    """The largest batch <= 2 x batch_size that divides n: a compiled model then never meets a short
+    last test batch (a new shape, so a recompilation). Training drops its last short batch. When
+    no divisor is near batch_size (n prime), the short batch and its recompilation stay."""
+    best = max(d for d in range(1, min(n, 2 * batch_size) + 1) if n % d == 0)
+    return best if best >= batch_size // 2 else batch_size
+
+
 def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *,
                    device: str | None = None, time_limit_s: float | None = None,
                    progress: bool = True, local: str | None = None,
@@ -60,7 +68,8 @@ def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *
     kw = dict(device=ctx.device, seed=seed, rank=ctx.rank, world_size=ctx.world_size)
     train_loader = TensorLoader.from_dataset(dataset, "train", config.batch_size, augment=augment,
                                              sampling=spec["data"].get("sampling", "uniform"), **kw)
-    test_loader = TensorLoader.from_dataset(dataset, "test", config.batch_size, augment=augment, **kw)
+    test_batch = whole_batches(len(dataset.test_labels), config.batch_size) if config.compile else config.batch_size
+    test_loader = TensorLoader.from_dataset(dataset, "test", test_batch, augment=augment, **kw)
     channels, height, _ = dataset.image_shape
     seed_everything(seed)
     model = build_model(spec["model"], dataset.num_classes, channels, input_size(spec["data"], height))
