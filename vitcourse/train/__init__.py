@@ -18,11 +18,11 @@ from .fit import fit
 from .optim import build_optimizer, lr_at, param_groups
 from .protocol import TrainLoader
 from .rng import seed_everything
-from .runlog import read_run_log
+from .runlog import RunLogError, read_run_log
 
 __all__ = [
     "Objective", "classification_objective", "ConfigMismatch", "DistContext", "ResumeMismatch",
     "TrainConfig", "TrainLoader", "TrainingDiverged", "build_optimizer", "fit",
     "init_distributed", "latest_checkpoint", "load_checkpoint", "lr_at", "param_groups",
-    "read_run_log", "seed_everything", "shutdown_distributed",
+    "RunLogError", "read_run_log", "seed_everything", "shutdown_distributed",
 ]
