@@ -227,7 +227,7 @@ def test_an_invalid_run_log_is_named_and_not_a_finished_run(sandbox, capsys, dam
     with pytest.warns(UserWarning, match="first_run"):
         assert load_runs("first_run", "cpu", problems=problems) == []
     assert says in problems[0]
-    full = path.parents[1] / "full/seed0/run.json"     # what calibrate reads
+    full = path.parents[2] / "full/seed0/run.json"     # what calibrate reads
     full.parent.mkdir(parents=True)
     full.write_text(path.read_text())
     with pytest.warns(UserWarning):
