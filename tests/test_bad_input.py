@@ -181,6 +181,14 @@ def test_a_damaged_checkpoint_is_refused_naming_it_and_the_fix(sandbox, capsys, 
     assert json.loads((run_dir(TINY.name, "full", 0, sandbox / "results") / "run.json").read_text())["status"] == "running"
 
 
+def test_the_suite_reports_a_damaged_checkpoint_and_goes_on(sandbox, capsys):
+    record, tensors = _interrupted_full_run()
+    _flip_a_byte(tensors)
+    code, out, _ = cli(capsys, "suite", "--allow-cpu-full", "--minutes", "5", "--only", TINY.name)
+    assert code == 0 and f"{TINY.name} seed 0 not run: checkpoint {tensors}" in out
+    assert f"finished this call: [('{TINY.name}', 1)]" in out and f"still pending: [('{TINY.name}', 0)]" in out
+
+
 def test_an_older_checkpoint_without_a_checksum_still_resumes(sandbox, capsys):
     record, _ = _interrupted_full_run()
     meta = json.loads(record.read_text())

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 
-from vitcourse.train import TrainingDiverged
+from vitcourse.train import ResumeMismatch, TrainingDiverged
 
 from . import budget
 from .experiment import stale_keys
@@ -78,8 +78,9 @@ def run_suite(profile: str = "full", minutes: float = 9.0, names=None, device=No
         except TrainingDiverged as err:
             print(f"{name} seed {seed} diverged: {err}")
             continue
-        except (StaleRunError, RunLocked) as err:   # an older spec's run, or one in use: reported, not run
-            print(err)
+        except (StaleRunError, RunLocked, ResumeMismatch) as err:
+            # an older spec's run, one in use, a damaged checkpoint: reported, and the suite goes on
+            print(f"{name} seed {seed} not run: {err}")
             continue
         (done if log.get("status") == "finished" else stopped).append((name, seed))
     return {"finished": done, "pending": pending(profile, names), "diverged": diverged(profile, names),
