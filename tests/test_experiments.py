@@ -155,7 +155,7 @@ def test_cli_run_under_torchrun_matches_one_process(sandbox):
             "from vitcourse.__main__ import main; sys.exit(main(sys.argv[1:]))")
     script = sandbox / "cli.py"
     script.write_text(code)
-    out = torchrun([str(script), "run", TINY.name, "--profile", "full", "--seed", "0"], env=env)
+    out = torchrun([str(script), "run", TINY.name, "--profile", "full", "--seed", "0", "--allow-cpu-full"], env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.count("finished") == 1  # rank 0 alone reports
     ddp = json.loads((sandbox / "ddp" / TINY.name / "full/seed0/run.json").read_text())

@@ -221,7 +221,7 @@ def fake_log(accs, times=None, seed=0, setup=2.0, name="x", profile="full"):
               for i, (a, t) in enumerate(zip(accs, times))]
     return dict(config=dict(epochs=len(accs)), command=f"python -m vitcourse run {name}", seed=seed,
                 dataset=dict(provenance="fabricated"), device=dict(name="test"), versions={}, git={},
-                wall_time_s=sum(times), setup_time_s=setup, epochs=epochs, status="finished")
+                wall_time_s=sum(times), setup_time_s=setup, epochs=epochs, final=epochs[-1], status="finished")
 
 
 def fake_run(accs, **kw):

@@ -16,6 +16,17 @@ import torch
 from safetensors.torch import save_file
 
 
+def process_running(pid: int) -> bool:
+    """Whether process `pid` exists on this machine (a temporary file or lock of a dead one is stale)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # exists, owned by another user
+        return True
+    return True
+
+
 def _tmp_path(path: Path) -> Path:
     # Hidden, and keeping the suffix so ignore rules for the real file (*.safetensors) cover it.
     return path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")

@@ -1,26 +1,26 @@
 """Read run logs back for plots, validating each one first.
 
-A log that does not parse, lacks a field the book relies on, or did not finish is reported by
-name (a warning, and in the returned problem list) and skipped: it is never plotted as complete.
+A log that does not parse, fails the run-log checks (types, ranges, required keys), lacks a field
+the book relies on, or did not finish is reported by name and field (a warning, and in the returned
+problem list) and skipped: it is never plotted as complete, nor counted as a finished run.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vitcourse.reporting import report_skipped
+from vitcourse.train.runlog import RunLogError, read_run_log
+from vitcourse.train.runlog import validate_run_log as check_run_log
 
 from . import paths
 from .registry import EXPERIMENTS
 from .experiment import stale_keys
 
-REQUIRED = ("config", "command", "dataset", "device", "versions", "git", "wall_time_s", "epochs", "status")
-EPOCH_KEYS = ("train_loss", "train_acc", "test_acc", "epoch_time_s", "images_per_s")
-
+# What the lab adds to fit's own log and a plot relies on.
+LAB_REQUIRED = ("dataset", "git")
 
 @dataclass
 class Run:
@@ -42,30 +42,16 @@ class Run:
         return self.log["command"]
 
 
-def validate_run_log(log: Any, expect_epochs: int | None = None) -> list[str]:
-    """Problems that make a log unfit to plot (empty list: fine)."""
+def validate_run_log(log: Any) -> list[str]:
+    """Problems that make a log unfit to plot (empty list: fine): those of the run-log checks
+    (`vitcourse.train.runlog.validate_run_log`: types, ranges, required keys), a missing field the
+    lab adds, or a status other than finished."""
+    problems = check_run_log(log)
     if not isinstance(log, dict):
-        return ["not a JSON object"]
-    problems = [f"missing field {k!r}" for k in REQUIRED if k not in log]
-    if problems:
         return problems
-    if log["status"] != "finished":
+    problems += [f"missing field {k!r}" for k in LAB_REQUIRED if k not in log]
+    if log.get("status") in ("running", "diverged"):
         problems.append(f"status is {log['status']!r}, not 'finished' (resume it to complete it)")
-    epochs = log["epochs"]
-    if not isinstance(epochs, list) or not epochs:
-        return problems + ["no epochs recorded"]
-    planned = expect_epochs or log["config"].get("epochs")
-    if planned and len(epochs) != planned:
-        problems.append(f"{len(epochs)} epochs recorded, config says {planned}")
-    for i, e in enumerate(epochs, 1):
-        # A run without a test pass (self-supervised pre-training) has no test accuracy to check.
-        keys = EPOCH_KEYS if not isinstance(e, dict) or e.get("test_samples", 1) else \
-            tuple(k for k in EPOCH_KEYS if k != "test_acc")
-        for k in keys:
-            v = e.get(k) if isinstance(e, dict) else None
-            if not isinstance(v, (int, float)) or not math.isfinite(v):
-                problems.append(f"epoch {i}: {k!r} is {v!r}")
-                break
     return problems
 
 
@@ -76,10 +62,10 @@ def load_runs(experiment: str, profile: str = "full", root: Path | None = None,
     runs = []
     for path in sorted(base.glob("seed*/run.json")):
         try:
-            log = json.loads(path.read_text())
+            log = read_run_log(path.parent)
             issues = validate_run_log(log)
-        except (OSError, json.JSONDecodeError) as err:
-            issues = [f"unreadable: {err}"]
+        except RunLogError as err:
+            issues = err.problems
         if not issues:
             issues = _stale(experiment, profile, log)
         if issues:
@@ -99,17 +85,23 @@ def _stale(experiment: str, profile: str, log: dict) -> list[str]:
 
 
 def saved_log(experiment: str, profile: str, seed: int) -> dict | None:
-    """The run's log as saved, or None when there is no readable one."""
-    path = paths.run_dir(experiment, profile, seed) / "run.json"
+    """The run's validated log, or None when there is none; RunLogError (naming the file and the
+    field) when there is one that does not parse or fails validation."""
+    return read_run_log(paths.run_dir(experiment, profile, seed))
+
+
+def run_state(experiment: str, profile: str, seed: int) -> tuple[str | None, dict | None]:
+    """(status, log): status "finished", "running" (resumable), "diverged", "invalid" (a log
+    that fails validation: not a result; its log is None) or None when there is no log yet."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+        log = saved_log(experiment, profile, seed)
+    except RunLogError:
+        return "invalid", None
+    return (log["status"] if log else None), log
 
 
 def run_status(experiment: str, profile: str, seed: int) -> str | None:
-    """"finished", "running" (resumable), "diverged", or None when there is no readable log."""
-    return (saved_log(experiment, profile, seed) or {}).get("status")
+    return run_state(experiment, profile, seed)[0]
 
 
 def is_finished(experiment: str, profile: str, seed: int) -> bool:

@@ -6,6 +6,8 @@ The same functions serve `python -m vitcourse run`, the suite, the notebooks and
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,13 @@ from typing import Any
 from torch import nn
 
 from vitcourse.data import AugmentConfig, TensorLoader
-from vitcourse.train import (TrainConfig, fit, init_distributed, latest_checkpoint, load_checkpoint, read_run_log,
-                             seed_everything)
+from vitcourse.train import (RunLogError, TrainConfig, fit, init_distributed, latest_checkpoint, load_checkpoint,
+                             read_run_log, seed_everything)
 
 from . import paths
 from .build import build_model, input_size, prepare_dataset
+from .experiment import stale_keys
+from .lock import run_lock
 from .registry import get_experiment
 from .results import is_finished
 from .stale import refuse_stale
@@ -46,20 +50,66 @@ def whole_batches(n: int, batch_size: int) -> int:
     return best if best >= batch_size // 2 else batch_size
 
 
+def check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed {seed!r}: a seed is an int >= 0 (0, 1, 2, ...)")
+    return seed
+
+
+def finished_log(name: str, profile: str, seed: int, results_root: Path | None = None) -> dict | None:
+    """The run's log when it is finished, valid and of the experiment's current spec; else None
+    (not started, resumable, diverged, invalid or stale: `run_experiment` deals with those)."""
+    try:
+        log = read_run_log(paths.run_dir(name, profile, seed, results_root))
+    except RunLogError:
+        return None
+    if log and log["status"] == "finished" and not stale_keys(log, get_experiment(name).profile(profile)):
+        return log
+    return None
+
+
+def set_aside_invalid(run_dir: Path) -> None:
+    """A run log that fails validation is not a result: keep it under another name, say so, and let
+    the run start again (its checkpoint, if any, resumes it after the last completed epoch)."""
+    try:
+        read_run_log(run_dir)
+    except RunLogError as err:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        aside = err.path.with_name(f"{err.path.name}.invalid-{stamp}")
+        os.replace(err.path, aside)
+        print(f"warning: {err.path} is not a valid run log ({'; '.join(err.problems[:3])}); "
+              f"kept as {aside.name}, running the experiment again")
+
+
 def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *,
                    device: str | None = None, time_limit_s: float | None = None,
                    progress: bool = True, local: str | None = None,
                    results_root: Path | None = None) -> dict[str, Any]:
     """Train (or resume, or just return) one run; returns its run log. `results_root` moves the
-    run log (not the checkpoints) away from the profile's usual results folder."""
+    run log (not the checkpoints) away from the profile's usual results folder. While it trains,
+    the run holds `run.lock` in its folder (RunLocked if another process holds it)."""
+    exp = get_experiment(name)
+    exp.profile(profile)   # an unknown profile fails here, before anything is written
+    seed = default_seed(exp, profile) if seed is None else check_seed(seed)
+    done = finished_log(name, profile, seed, results_root)
+    if done:
+        return done
+    run_dir = paths.run_dir(name, profile, seed, results_root)
+    main_rank = os.environ.get("RANK", "0") == "0"   # under torchrun, rank 0 holds the lock
+    with run_lock(run_dir, command_for(name, profile, seed)) if main_rank else contextlib.nullcontext():
+        if main_rank:
+            set_aside_invalid(run_dir)
+        done = refuse_stale(name, profile, seed, results_root)
+        if done and done.get("status") == "finished":
+            return done
+        return _train(name, profile, seed, run_dir, device=device, time_limit_s=time_limit_s,
+                      progress=progress, local=local)
+
+
+def _train(name: str, profile: str, seed: int, run_dir: Path, *, device, time_limit_s, progress,
+           local) -> dict[str, Any]:
     exp = get_experiment(name)
     spec = exp.profile(profile)
-    seed = default_seed(exp, profile) if seed is None else seed
-    run_dir = paths.run_dir(name, profile, seed, results_root)
-    done = refuse_stale(name, profile, seed, results_root)
-    if done and done.get("status") == "finished":
-        return done
-
     setup_start = time.perf_counter()  # data loading and model building count in a run's wall-clock
     ctx = init_distributed(device)
     dataset = prepare_dataset(spec["data"], local=local)

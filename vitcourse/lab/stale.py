@@ -13,6 +13,7 @@ from vitcourse.train import read_run_log
 
 from . import paths
 from .experiment import stale_keys
+from .lock import LOCK
 from .registry import get_experiment
 
 
@@ -35,6 +36,8 @@ def refuse_stale(name: str, profile: str, seed: int, results_root: Path | None =
             f"{', '.join(keys[:6])}): move that folder aside (and its checkpoints under "
             f"{paths.checkpoint_dir(name, profile, seed)}) to run the current spec, or restore the old spec.")
     print(f"{name} ({profile}, seed {seed}): the spec changed ({', '.join(keys[:4])}); running it again")
-    shutil.rmtree(run_dir, ignore_errors=True)
+    for item in run_dir.iterdir():   # all but the lock this process holds
+        if item.name != LOCK:
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
     shutil.rmtree(paths.checkpoint_dir(name, profile, seed), ignore_errors=True)
     return None

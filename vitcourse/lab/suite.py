@@ -12,43 +12,54 @@ estimate: it waits for the next call, where it comes first.
 
 from __future__ import annotations
 
+import math
 import time
 
-from vitcourse.train import TrainingDiverged
+from vitcourse.train import ResumeMismatch, TrainingDiverged
 
 from . import budget
 from .experiment import stale_keys
-from .registry import EXPERIMENTS
-from .results import run_status, saved_log
+from .lock import RunLocked
+from .registry import EXPERIMENTS, get_experiment
+from .results import run_state, run_status
 from .runner import run_experiment
 from .stale import StaleRunError
 
 
 def _select(profile: str, names, keep) -> list[tuple[str, int]]:
-    """(experiment, seed) of every run of `names` (default: all) whose log satisfies keep(exp, log)."""
+    """(experiment, seed) of every run of `names` (default: all) with keep(exp, status, log)."""
     return [(n, s) for n in names or list(EXPERIMENTS) for s in EXPERIMENTS[n].seeds_for(profile)
-            if keep(EXPERIMENTS[n], saved_log(n, profile, s))]
-
-
-def _status(log) -> str | None:
-    return (log or {}).get("status")
+            if keep(EXPERIMENTS[n], *run_state(n, profile, s))]
 
 
 def pending(profile: str, names=None) -> list[tuple[str, int]]:
-    """Runs without a final status yet (never started, or interrupted and resumable)."""
-    return _select(profile, names, lambda exp, log: _status(log) not in ("finished", "diverged"))
+    """Runs without a final status yet (never started, interrupted and resumable, or with an
+    invalid log, which the runner sets aside, saying so, before it runs them again)."""
+    return _select(profile, names, lambda exp, status, log: status not in ("finished", "diverged"))
+
+
+def invalid(profile: str, names=None) -> list[tuple[str, int]]:
+    return _select(profile, names, lambda exp, status, log: status == "invalid")
 
 
 def diverged(profile: str, names=None) -> list[tuple[str, int]]:
-    return _select(profile, names, lambda exp, log: _status(log) == "diverged")
+    return _select(profile, names, lambda exp, status, log: status == "diverged")
+
+
+def finished(profile: str, names=None) -> list[tuple[str, int]]:
+    return _select(profile, names, lambda exp, status, log: status == "finished")
 
 
 def stale(profile: str, names=None) -> list[tuple[str, int]]:
     """Runs (finished or interrupted) trained with another spec than their experiment's current one."""
-    return _select(profile, names, lambda exp, log: bool(stale_keys(log, exp.profile(profile))))
+    return _select(profile, names, lambda exp, status, log: bool(stale_keys(log, exp.profile(profile))))
 
 
 def run_suite(profile: str = "full", minutes: float = 9.0, names=None, device=None, progress=True) -> dict:
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes < math.inf:
+        raise ValueError(f"minutes={minutes!r}: the suite's time budget is a number of minutes > 0")
+    for name in names or ():
+        get_experiment(name)   # an unknown name fails here, naming it, not in the middle of the suite
     deadline = time.monotonic() + 60 * minutes
     done, stopped, deferred = [], [], []
     for name, seed in pending(profile, names):
@@ -67,12 +78,13 @@ def run_suite(profile: str = "full", minutes: float = 9.0, names=None, device=No
         except TrainingDiverged as err:
             print(f"{name} seed {seed} diverged: {err}")
             continue
-        except StaleRunError as err:   # an interrupted run of an older spec: reported, not resumed
-            print(err)
+        except (StaleRunError, RunLocked, ResumeMismatch) as err:
+            # an older spec's run, one in use, a damaged checkpoint: reported, and the suite goes on
+            print(f"{name} seed {seed} not run: {err}")
             continue
         (done if log.get("status") == "finished" else stopped).append((name, seed))
     return {"finished": done, "pending": pending(profile, names), "diverged": diverged(profile, names),
-            "stale": stale(profile, names), "deferred": deferred}
+            "stale": stale(profile, names), "deferred": deferred, "invalid": invalid(profile, names)}
 
 
 def depends_on(name: str, profile: str) -> str | None:

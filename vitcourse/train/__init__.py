@@ -17,12 +17,12 @@ from .errors import ConfigMismatch, ResumeMismatch, TrainingDiverged
 from .fit import fit
 from .optim import Schedule, build_optimizer, lr_at, param_groups
 from .protocol import TrainLoader
-from .runlog import read_run_log
+from .runlog import RunLogError, read_run_log
 from ..seeding import seed_everything
 
 __all__ = [
     "Objective", "classification_objective", "ConfigMismatch", "DistContext", "ResumeMismatch", "Schedule",
     "TrainConfig", "TrainLoader", "TrainingDiverged", "build_optimizer", "fit",
     "init_distributed", "latest_checkpoint", "load_checkpoint", "lr_at", "param_groups",
-    "read_run_log", "seed_everything", "shutdown_distributed",
+    "RunLogError", "read_run_log", "seed_everything", "shutdown_distributed",
 ]

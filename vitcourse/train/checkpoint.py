@@ -6,24 +6,43 @@ state, plus whatever the loop adds: config, metrics so far, wall time). The tens
 written first and the JSON last, both atomically, so a JSON file's presence means its checkpoint
 is complete; a kill in between leaves an orphan tensors file that is ignored and later removed.
 Older epochs are deleted only after a newer checkpoint is complete, so a crash or a divergence
-always leaves the last good one.
+always leaves the last good one. Clean-up removes only files this module writes, by their exact
+names (``epoch_NNNN.*`` and the temporary files of processes no longer running); anything else in
+the folder is left alone. The JSON file records the tensors file's sha256, verified on load.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
 from .errors import ResumeMismatch
-from vitcourse.atomic import read_json, write_json_atomic, write_safetensors_atomic
+from vitcourse.atomic import process_running, read_json, write_json_atomic, write_safetensors_atomic
+from vitcourse.data.cache import file_sha256
 
 FORMAT = 1
-_NAME = re.compile(r"^epoch_(\d+)\.json$")
+_NAME = re.compile(r"^epoch_(\d{4,})\.json$")
+_OWN = re.compile(r"^epoch_\d{4,}\.(safetensors|json)$")                 # a checkpoint's two files
+_TMP = re.compile(r"^\.epoch_\d{4,}\.tmp(\d+)\.(safetensors|json)$")    # vitcourse.atomic's temporary files
+
+
+class CheckpointError(ResumeMismatch):
+    """A checkpoint that cannot be used (unreadable, changed since it was written, not safetensors)."""
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        self.path = Path(path)
+        super().__init__(
+            f"checkpoint {path}: {problem}. Delete {self.path.with_suffix('.json').name} and "
+            f"{self.path.with_suffix('.safetensors').name} in {self.path.parent} to start the run again "
+            "from scratch (only the last epoch's checkpoint is kept), or restore them from a copy.")
 
 
 def _paths(ckpt_dir: Path, epoch: int) -> tuple[Path, Path]:
@@ -68,12 +87,21 @@ def save_checkpoint(ckpt_dir: str | Path, epoch: int, model: nn.Module,
     write_safetensors_atomic(tensors_path, tensors)
     write_json_atomic(json_path, {
         "format": FORMAT, "epoch": epoch, "tensors_file": tensors_path.name,
-        "tensors_bytes": tensors_path.stat().st_size, "optimizer": opt_json, "state": state,
+        "tensors_bytes": tensors_path.stat().st_size, "tensors_sha256": file_sha256(tensors_path),
+        "optimizer": opt_json, "state": state,
     })
-    for old in ckpt_dir.iterdir():  # older epochs, orphans and stale temporary files
-        if old.name not in (tensors_path.name, json_path.name):
+    for old in ckpt_dir.iterdir():
+        if old.name not in (tensors_path.name, json_path.name) and _ours_to_remove(old.name):
             old.unlink(missing_ok=True)
     return json_path
+
+
+def _ours_to_remove(name: str) -> bool:
+    """Older epochs and orphans, or a temporary file of a process that is no longer running."""
+    if _OWN.match(name):
+        return True
+    tmp = _TMP.match(name)
+    return bool(tmp) and not process_running(int(tmp.group(1)))
 
 
 def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
@@ -84,15 +112,22 @@ def latest_checkpoint(ckpt_dir: str | Path) -> Path | None:
     found = []
     for path in ckpt_dir.iterdir():
         match = _NAME.match(path.name)
-        if match and path.with_suffix(".safetensors").exists():
+        if match and path.is_file() and path.with_suffix(".safetensors").is_file():
             found.append((int(match.group(1)), path))
     return max(found)[1] if found else None
 
 
 def read_checkpoint_meta(json_path: str | Path) -> dict[str, Any]:
-    meta = read_json(json_path)
-    if meta.get("format") != FORMAT:
-        raise ResumeMismatch(f"{json_path}: unknown checkpoint format {meta.get('format')!r}")
+    try:
+        meta = read_json(json_path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(json_path, f"its record is not readable JSON ({err}; truncated?)") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise CheckpointError(json_path, f"unknown checkpoint format {found!r}")
+    missing = [k for k in ("epoch", "tensors_file", "tensors_bytes", "optimizer", "state") if k not in meta]
+    if missing:
+        raise CheckpointError(json_path, f"its record lacks {', '.join(missing)}")
     return meta
 
 
@@ -106,10 +141,19 @@ def load_checkpoint(json_path: str | Path, model: nn.Module,
     json_path = Path(json_path)
     meta = read_checkpoint_meta(json_path)
     tensors_path = json_path.with_name(meta["tensors_file"])
+    if not tensors_path.is_file():
+        raise CheckpointError(tensors_path, "the tensors file is missing")
     if tensors_path.stat().st_size != meta["tensors_bytes"]:
-        raise ResumeMismatch(f"{tensors_path} has a different size than its checkpoint record; "
-                             "the file was changed or truncated: use a new run_dir")
-    tensors = load_file(str(tensors_path), device="cpu")
+        raise CheckpointError(tensors_path, "the tensors file has another size than its record says "
+                              "(changed or truncated since it was written)")
+    # Checkpoints written before checksums were recorded have none to verify.
+    if "tensors_sha256" in meta and file_sha256(tensors_path) != meta["tensors_sha256"]:
+        raise CheckpointError(tensors_path, "the tensors file's sha256 differs from the one recorded "
+                              "when it was written (changed or corrupted since)")
+    try:
+        tensors = load_file(str(tensors_path), device="cpu")
+    except (SafetensorError, OSError) as err:
+        raise CheckpointError(tensors_path, f"not a safetensors file ({err}); nothing was unpickled") from None
     model_sd = {k.removeprefix("model/"): v for k, v in tensors.items() if k.startswith("model/")}
     model.load_state_dict(model_sd, strict=True)
     if optimizer is not None:
