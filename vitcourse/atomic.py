@@ -1,4 +1,5 @@
-"""Atomic file writes: write a temporary file next to the target, flush it to disk, then rename.
+"""Atomic file writes (and the file checksum that checks them on reading): write a temporary
+file next to the target, flush it to disk, then rename.
 
 ``os.replace`` is atomic on POSIX and Windows, so a reader (or a resumed run after a kill) sees
 either the old file or the new one, never half of one. Every file the package writes for later
@@ -7,6 +8,7 @@ reading goes through here: checkpoints, run logs, the dataset cache, the chapter
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -59,3 +61,12 @@ def write_safetensors_atomic(path: str | os.PathLike, tensors: dict[str, torch.T
 
 def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text())
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

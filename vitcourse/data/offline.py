@@ -41,7 +41,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from vitcourse import REPO_ROOT
-from vitcourse.atomic import write_json_atomic, write_safetensors_atomic
+from vitcourse.atomic import file_sha256, write_json_atomic, write_safetensors_atomic
 
 # ---------------------------------------------------------------- 0. a local copy and its checks
 
@@ -117,14 +117,6 @@ def fingerprint(parts: Iterable[str]) -> str:
     for part in parts:
         h.update(b"\0" + part.encode())
     return h.hexdigest()[:16]
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def stat_fingerprint_parts(folder: Path, names: list[str]) -> list[str]:

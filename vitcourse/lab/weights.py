@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from vitcourse import REPO_ROOT
 from vitcourse.atomic import write_json_atomic, write_safetensors_atomic
-from vitcourse.data.offline import file_sha256
+from vitcourse.atomic import file_sha256
 from vitcourse.light.record import FILENAME as COMPRESSION_FILE
 from vitcourse.light.record import compression_arrays
 

@@ -26,7 +26,7 @@ from torch import nn
 
 from .errors import ResumeMismatch
 from vitcourse.atomic import process_running, read_json, write_json_atomic, write_safetensors_atomic
-from vitcourse.data.cache import file_sha256
+from vitcourse.atomic import file_sha256
 
 FORMAT = 1
 _NAME = re.compile(r"^epoch_(\d{4,})\.json$")
