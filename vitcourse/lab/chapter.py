@@ -9,7 +9,7 @@ Part I and the module chapters of Part II import only the course.
 from . import budget
 from .arrays import (best_finished_run, finished_run, load_arrays, mean_confusion, read_distill, read_inspection, read_light,
                      saved_arrays)
-from .budget import estimate_gpu_minutes, experiment_cpu_minutes, experiment_gpu_minutes, plan_epochs
+from .budget import current_rates, estimate_gpu_minutes, experiment_cpu_minutes, experiment_gpu_minutes, plan_epochs
 from .build import prepare_dataset
 from .calibrate import report as calibration_report
 from .catalog import (part2_first_run, part3_compare, part3_data_ablations, part3_imbalance, part3_inspect,
@@ -27,7 +27,7 @@ from .weights import analysed_model
 
 __all__ = [
     "analysed_model", "budget", "estimate_gpu_minutes", "experiment_cpu_minutes", "experiment_gpu_minutes",
-    "plan_epochs", "calibration_report",
+    "plan_epochs", "calibration_report", "current_rates",
     "best_finished_run", "finished_run", "is_finished", "load_arrays", "run_dir", "mean_confusion", "read_distill", "read_inspection", "read_light", "saved_arrays",
     "prepare_dataset", "part2_first_run", "part3_compare", "part3_data_ablations", "part3_imbalance",
     "part3_inspect", "part3_light", "part3_recipe", "part3_transfer", "ChapterResults", "FigureData",
