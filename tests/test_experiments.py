@@ -94,8 +94,10 @@ def test_bench_runs_on_cpu_and_reports_ratios(sandbox, tmp_path):
 
     report = run_bench("cpu", batch=8, steps=1, compile=False, out_dir=tmp_path / "bench",
                        model_kw=dict(dim=32, depth=1, heads=2))
-    for key in ("vitcourse / timm (eager)", "fused / explicit attention", "pipeline / model"):
+    for key in ("vitcourse / timm (eager)", "fused / explicit attention", "pipeline / model",
+                "2 processes / 1 (aggregate)"):
         assert report["ratios"][key] > 0
+    assert report["images_per_s"]["aggregate_2_processes"] > 0   # two real processes, one at a time
     saved = json.loads(Path(report["path"]).read_text())
     assert saved["device"] and saved["images_per_s"]["timm_eager"] > 0
     assert "vitcourse / timm" in format_report(report)

@@ -3,12 +3,16 @@
 For one config, batch and device it measures training images/s (forward, backward, AdamW step)
 of vitcourse's ViT vs timm's VisionTransformer with identical weights, eager vs torch.compile,
 explicit vs fused attention, and the GPU input pipeline's images/s against the model's.
+It also measures the aggregate rate of one training process against several at once on the same
+device: small models leave an H100 mostly idle, and a GPU window runs its small runs side by side
+(`--workers`) where that raises the aggregate.
 Targets (not asserted anywhere): vitcourse/timm >= 1.0; pipeline/model well above 1 on an H100.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
 import time
 from pathlib import Path
@@ -42,9 +46,36 @@ def pipeline_images_per_s(device, batch, steps, augment="deit"):
     return n / (time.perf_counter() - t0)
 
 
+def _one_process(device: str, cfg: dict, batch: int, steps: int, threads: int | None, start, queue) -> None:
+    """A worker of `aggregate_images_per_s`: warm up, wait for the others, then time `steps` steps."""
+    if threads:
+        torch.set_num_threads(threads)
+    dev = torch.device(device)
+    model = ViT(**cfg)
+    train_images_per_s(model, dev, batch, 1, warmup=2, amp=dev.type == "cuda")
+    start.wait()
+    queue.put(train_images_per_s(model, dev, batch, steps, warmup=0, amp=dev.type == "cuda"))
+
+
+def aggregate_images_per_s(device: torch.device, cfg: dict, batch: int, steps: int, processes: int) -> float:
+    """Training images/s summed over `processes` processes training the same model at once on
+    `device` (on a CPU each gets an equal share of the cores)."""
+    ctx = multiprocessing.get_context("spawn")   # CUDA cannot be used in a forked child
+    start, queue = ctx.Barrier(processes), ctx.Queue()
+    threads = max(torch.get_num_threads() // processes, 1) if device.type == "cpu" else None
+    workers = [ctx.Process(target=_one_process, args=(str(device), cfg, batch, steps, threads, start, queue))
+               for _ in range(processes)]
+    for w in workers:
+        w.start()
+    rates = [queue.get(timeout=600) for _ in workers]
+    for w in workers:
+        w.join()
+    return sum(rates)
+
+
 def run_bench(device: str | None = None, batch: int | None = None, steps: int | None = None,
               compile: bool | None = None, out_dir: Path | None = None, model_kw: dict | None = None,
-              rounds: int = 3) -> dict:
+              rounds: int = 3, concurrency: tuple[int, ...] = (1, 2)) -> dict:
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     cuda = dev.type == "cuda"
     batch = batch or (1024 if cuda else 64)
@@ -68,11 +99,17 @@ def run_bench(device: str | None = None, batch: int | None = None, steps: int | 
             speed = train_images_per_s(model, dev, batch, steps, warmup=3, amp=cuda)
             results[name] = max(results[name], speed)
     results["pipeline"] = pipeline_images_per_s(dev, batch, steps)
+    for processes in concurrency:
+        results[f"aggregate_{processes}_processes"] = aggregate_images_per_s(dev, cfg, batch, steps, processes)
     ratios = {
         "vitcourse / timm (eager)": results["vitcourse_eager"] / results["timm_eager"],
         "fused / explicit attention": results["vitcourse_eager"] / results["vitcourse_explicit_attention"],
         "pipeline / model": results["pipeline"] / results["vitcourse_eager"],
     }
+    if len(concurrency) > 1:
+        most, one = max(concurrency), min(concurrency)
+        ratios[f"{most} processes / {one} (aggregate)"] = (results[f"aggregate_{most}_processes"]
+                                                           / results[f"aggregate_{one}_processes"])
     if compile:
         ratios["compiled / eager"] = results["vitcourse_compiled"] / results["vitcourse_eager"]
         ratios["vitcourse / timm (compiled)"] = results["vitcourse_compiled"] / results["timm_compiled"]
