@@ -254,6 +254,25 @@ def test_stopping_early_then_resuming_equals_one_run(reference, tmp_path):
     assert_same_weights(model, reference[1])
 
 
+def test_checkpoints_only_when_asked_and_still_resumable(reference, tmp_path, monkeypatch):
+    """checkpoint_every=0 (a GPU window's runs): one save at the end; a run stopped early saves its
+    last epoch all the same and resumes to the same result."""
+    import importlib
+    fit_module = importlib.import_module("vitcourse.train.fit")   # the module, not the function
+    saves = []
+    real_save = fit_module.save_checkpoint
+    monkeypatch.setattr(fit_module, "save_checkpoint", lambda d, epoch, *a, **k: (saves.append(epoch), real_save(d, epoch, *a, **k)))
+    log, _ = run(tmp_path / "a", checkpoint_every=0)
+    assert saves == [4] and log["status"] == "finished"
+    saves.clear()
+    run(tmp_path / "b", checkpoint_every=3, stop_after_epoch=2)   # stopped between checkpoints
+    assert saves == [2]
+    log, model = run(tmp_path / "b", checkpoint_every=3)
+    assert saves == [2, 3, 4]
+    assert strip_timing(log["epochs"]) == strip_timing(reference[0]["epochs"])
+    assert_same_weights(model, reference[1])
+
+
 def test_sgd_with_batchnorm_resumes_exactly(tmp_path):
     """SGD momentum buffers and BatchNorm running statistics survive the checkpoint too."""
     def conv_net(seed):

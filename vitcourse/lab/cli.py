@@ -103,6 +103,10 @@ def _positive(text: str) -> int:
     return _count(text, 1, "a positive count")
 
 
+def _count_or_zero(text: str) -> int:
+    return _count(text, 0, "a count >= 0")
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -187,6 +191,9 @@ def _main(argv: list[str]) -> int:
                      help="run the full (GPU-scale) profile on a CPU, which is refused otherwise")
     run.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
                      help="stop between epochs before this many seconds are spent (resumable)")
+    run.add_argument("--checkpoint-every", type=_count_or_zero, default=1, metavar="EPOCHS",
+                     help="save the checkpoint every this many epochs (default 1; 0: only after the "
+                          "last, or when stopped early: a GPU window's runs never span two windows)")
     suite = sub.add_parser("suite", help="run pending experiments until a time budget is spent")
     suite.add_argument("--profile", default="full", choices=["smoke", "cpu", "full"],
                        help="full (default: a GPU job; refused on a CPU without --allow-cpu-full), cpu or smoke")
@@ -280,7 +287,7 @@ def _main(argv: list[str]) -> int:
         seed = default_seed(get_experiment(args.name), args.profile) if args.seed is None else args.seed
         done = finished_log(args.name, args.profile, seed)
         log = done or run_experiment(args.name, args.profile, seed, device=args.device,
-                                     time_limit_s=args.time_limit)
+                                     time_limit_s=args.time_limit, checkpoint_every=args.checkpoint_every)
         final = log["epochs"][-1] if log.get("epochs") else {}
         if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary line
             status = (f"skipped (already finished: {paths.run_dir(args.name, args.profile, seed) / RUN_LOG})"

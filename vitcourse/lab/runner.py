@@ -84,7 +84,7 @@ def set_aside_invalid(run_dir: Path) -> None:
 def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *,
                    device: str | None = None, time_limit_s: float | None = None,
                    progress: bool = True, local: str | None = None,
-                   results_root: Path | None = None) -> dict[str, Any]:
+                   results_root: Path | None = None, checkpoint_every: int = 1) -> dict[str, Any]:
     """Train (or resume, or just return) one run; returns its run log. `results_root` moves the
     run log (not the checkpoints) away from the profile's usual results folder. While it trains,
     the run holds `run.lock` in its folder (RunLocked if another process holds it)."""
@@ -103,11 +103,11 @@ def run_experiment(name: str, profile: str = "smoke", seed: int | None = None, *
         if done and done.get("status") == "finished":
             return done
         return _train(name, profile, seed, run_dir, device=device, time_limit_s=time_limit_s,
-                      progress=progress, local=local)
+                      progress=progress, local=local, checkpoint_every=checkpoint_every)
 
 
 def _train(name: str, profile: str, seed: int, run_dir: Path, *, device, time_limit_s, progress,
-           local) -> dict[str, Any]:
+           local, checkpoint_every) -> dict[str, Any]:
     exp = get_experiment(name)
     spec = exp.profile(profile)
     setup_start = time.perf_counter()  # data loading and model building count in a run's wall-clock
@@ -128,7 +128,7 @@ def _train(name: str, profile: str, seed: int, run_dir: Path, *, device, time_li
     log = fit(setup.model, train_loader, test_loader if setup.evaluate else None, config, run_dir,
               command=command_for(name, profile, seed), progress=progress, device=ctx.device,
               checkpoint_dir=paths.checkpoint_dir(name, profile, seed), time_limit_s=time_limit_s,
-              objective=setup.objective, lr_scales=setup.lr_scales,
+              objective=setup.objective, lr_scales=setup.lr_scales, checkpoint_every=checkpoint_every,
               extra_log=dict(experiment=name, profile=profile, chapter=exp.chapter,
                              description=exp.description, spec=spec, dataset=dataset.describe(),
                              setup_time_s=time.perf_counter() - setup_start))

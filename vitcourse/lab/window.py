@@ -224,7 +224,8 @@ class Window:
     def _launch(self, item: Planned) -> subprocess.Popen:
         limit = max(self.left() - 5, 1)
         cmd = [self.python, "-m", "vitcourse", "run", item.name, "--profile", self.profile,
-               "--seed", str(item.seed), "--time-limit", f"{limit:.0f}"]
+               "--seed", str(item.seed), "--time-limit", f"{limit:.0f}",
+               "--checkpoint-every", "0"]   # no run spans two windows: only the final weights are needed
         self.note(f"start {item.name} seed {item.seed} (estimate {item.minutes:.2f} min, "
                   f"{self.left() / 60:.1f} min left)")
         output = (self.logs / f"{item.name}-seed{item.seed}.log").open("w")

@@ -46,7 +46,7 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
         stop_after_epoch: int | None = None, time_limit_s: float | None = None,
         checkpoint_dir: str | Path | None = None,
         objective: Objective | None = None,
-        lr_scales: dict[str, float] | None = None) -> dict[str, Any]:
+        lr_scales: dict[str, float] | None = None, checkpoint_every: int = 1) -> dict[str, Any]:
     """Train ``model`` for ``config.epochs`` epochs, logging and checkpointing into ``run_dir``.
 
     ``test_loader`` may be None (no evaluation; test metrics are logged as null).
@@ -63,6 +63,8 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
     pre-training with logits None) plug in here; the caller records which one in ``extra_log``.
     ``lr_scales`` (``{name prefix: s}``) trains those parameters at ``s`` x the scheduled lr,
     e.g. a pre-trained encoder fine-tuned gently (see ``optim.param_groups``).
+    ``checkpoint_every=k`` saves the checkpoint every k epochs instead of every epoch (0: only
+    after the last); a run that stops early saves its last epoch all the same, so it resumes.
 
     Returns the run log (the contents of ``run.json``). Raises ``ConfigMismatch`` when
     ``run_dir`` holds a run with another config and ``TrainingDiverged`` on a NaN/inf loss.
@@ -105,7 +107,7 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
     def wall_time() -> float:  # the run's wall-clock over all its segments so far
         return wall_before + time.perf_counter() - segment_start
 
-    last_epoch_time = 0.0
+    last_epoch_time, saved = 0.0, start_epoch
     for epoch in range(start_epoch, config.epochs):  # 0-based here, 1-based in the log
         if _should_stop(ctx, epoch, start_epoch, stop_after_epoch, time_limit_s,
                         time.perf_counter() - segment_start, last_epoch_time):
@@ -133,11 +135,15 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
         metrics = {"epoch": epoch + 1, **train_metrics, **test_metrics, "epoch_time_s": last_epoch_time,
                    "peak_gpu_memory_bytes": _peak_memory(ctx, use_cuda)}
         log.add_epoch(metrics, wall_time())
-        _record_epoch(ctx, log, ckpt_dir, epoch + 1, model, optimizer, config, steps_per_epoch)
+        save = epoch + 1 == config.epochs or (checkpoint_every > 0 and (epoch + 1) % checkpoint_every == 0)
+        _record_epoch(ctx, log, ckpt_dir, epoch + 1, model, optimizer, config, steps_per_epoch, save)
+        saved = epoch + 1 if save else saved
         bar.note(_summary(metrics, config.epochs))
         if on_epoch_end is not None:
             on_epoch_end(metrics)
 
+    if saved < len(log.data["epochs"]):  # stopped early between checkpoints: keep it resumable
+        _record_epoch(ctx, log, ckpt_dir, len(log.data["epochs"]), model, optimizer, config, steps_per_epoch)
     if len(log.data["epochs"]) == config.epochs:
         log.set_status("finished")
         if ctx.is_main:
@@ -253,13 +259,17 @@ def _sync_buffers(ctx: DistContext, model: nn.Module) -> None:
 
 
 def _record_epoch(ctx: DistContext, log: RunLog, ckpt_dir: Path, epochs_done: int, model: nn.Module,
-                  optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int) -> None:
-    """Rank 0 saves the checkpoint, then the log; every rank waits for both."""
+                  optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int,
+                  save: bool = True) -> None:
+    """Rank 0 saves the checkpoint (unless save=False), then the log; every rank waits for both."""
     if ctx.is_main:
-        state = {"config": config.to_dict(), "steps_per_epoch": steps_per_epoch,
-                 "global_step": epochs_done * steps_per_epoch, **log.history()}
-        save_checkpoint(ckpt_dir, epochs_done, model, optimizer, state)
-        log.write()  # after the checkpoint: the log never claims an epoch it cannot resume
+        if save:
+            state = {"config": config.to_dict(), "steps_per_epoch": steps_per_epoch,
+                     "global_step": epochs_done * steps_per_epoch, **log.history()}
+            save_checkpoint(ckpt_dir, epochs_done, model, optimizer, state)
+        # After the checkpoint: the log claims no epoch it cannot resume, except between
+        # checkpoints with checkpoint_every > 1 (a resumed run restores the checkpoint's history).
+        log.write()
     barrier(ctx)  # no rank runs ahead (or exits) while rank 0 is still writing
 
 
