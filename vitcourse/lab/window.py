@@ -117,8 +117,8 @@ class Window:
         for path in sorted(weights.glob(f"*-{self.profile}.*")) if weights.is_dir() else []:
             if path.stat().st_mtime >= since:
                 files.append((path, self._arcname(path)))
-        for path in sorted(self.logs.iterdir()):
-            files.append((path, f"window/{self.stamp}/{path.name}"))
+        for path in sorted(self.logs.iterdir()):   # committed beside the results: what ran, what failed
+            files.append((path, f"data/results/windows/{self.stamp}/{path.name}"))
         return files
 
     @staticmethod
