@@ -96,3 +96,21 @@ def test_setup_cell_installs_the_repository_where_vitcourse_is_missing(tmp_path,
     checkout = str(tmp_path / "vitcourse")
     assert calls[0] == ["git", "clone", "--depth", "1", url, checkout]
     assert calls[1][1:4] == ["-m", "pip", "install"] and calls[1][calls[1].index("-e") + 1] == checkout
+
+
+def test_recipe_quotes_the_source_numbers_it_keeps():
+    """The recipe chapter's table of the source write-up's numbers (markdown: the reader cannot look
+    them up elsewhere) matches vitcourse.lab.published.SOURCE_3A_SMALL, and cites no document the
+    reader does not have."""
+    from vitcourse.lab.published import SOURCE_3A_SMALL
+
+    text = "\n".join(c.source for c in nbformat.read(REPO / "notebooks/recipe.ipynb", as_version=4).cells
+                     if c.cell_type == "markdown")
+    assert "course brief" not in text.lower()
+    for (model, lr), accs in SOURCE_3A_SMALL.items():
+        exponent = {1e-4: r"\$10\^\{-4\}\$", 5e-4: r"\$5 \\cdot 10\^\{-4\}\$"}[lr]
+        row = re.search(rf"^\| {model} \(patch {model[-1]}\) \| {exponent} \|(.*)\|$", text, re.M)
+        assert row, f"no table row for {model} at lr {lr:g}"
+        cells = [c.strip() for c in row.group(1).split("|")]
+        expected = [f"{accs[e]:.2f}%" if e in accs else "not reported" for e in (5, 10)]
+        assert cells == expected, (model, lr, cells, expected)
