@@ -24,7 +24,7 @@ NOTEBOOKS = REPO / "notebooks"
 CELL_ID = "colab-setup"
 TAGS = ["remove-cell"]
 SOURCE = '''\
-# @title Colab set-up: installs vitcourse where it is missing (elsewhere it does nothing)
+# @title Colab set-up: installs vitcourse where it is missing (else does nothing)
 import importlib.util
 
 if importlib.util.find_spec("vitcourse") is None:
@@ -33,7 +33,7 @@ if importlib.util.find_spec("vitcourse") is None:
     import sys
 
     # the repository, not only the package: the chapters plot its data/results
-    checkout = os.path.abspath("..")  # a checkout's notebooks/ folder, or else a fresh clone
+    checkout = os.path.abspath("..")  # notebooks/ of a checkout, or else a clone
     if not os.path.isfile(os.path.join(checkout, "vitcourse", "__init__.py")):
         checkout = os.path.abspath("vitcourse")
     if not os.path.isdir(checkout):
