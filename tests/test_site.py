@@ -10,6 +10,9 @@ headless Chromium through selenium. It fails on
 - an internal link whose target is missing (HTTP error) or whose ``#fragment`` names no element id
   on the target page (same-page fragments included),
 - equations left as raw TeX (MathJax is served by the book itself, not by a CDN),
+- a page that shows an nbval marker comment (``# NBVAL_...``) or ``%config`` in code, or a code
+  block or output wider than its box (a horizontal scrollbar; dropdowns are opened first), in the
+  test's 1280 px wide window,
 
 and saves a screenshot of the patches chapter to ``tests/artifacts/site-patches.png``.
 
@@ -32,6 +35,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -186,6 +190,30 @@ return {
 """
 
 
+_READER_JS = """
+for (const d of document.querySelectorAll('details')) d.open = true;   // solutions, dropdowns
+const problems = [];
+for (const pre of document.querySelectorAll('pre')) {
+  const text = pre.textContent;
+  const output = pre.closest('.cell_output, .output') !== null;
+  const where = pre.closest('.cell_input') ? 'code cell' : (output ? 'output' : 'code block');
+  if (!output) {
+    for (const line of text.split('\\n')) {
+      if (/^\\s*#\\s*(NBVAL|PYTEST_VALIDATE)_/.test(line) || /^\\s*%config\\b/.test(line)) {
+        problems.push(`${where} shows ${JSON.stringify(line.trim())}`);
+      }
+    }
+  }
+  if (pre.scrollWidth > pre.clientWidth + 1) {
+    const longest = text.split('\\n').reduce((a, b) => b.length > a.length ? b : a, '');
+    problems.push(`${where} is ${pre.scrollWidth} px wide in a ${pre.clientWidth} px box `
+                  + `(a scrollbar): ${JSON.stringify(longest.slice(0, 70))}`);
+  }
+}
+return problems;
+"""
+
+
 @dataclass
 class SiteCrawl:
     base: str
@@ -193,6 +221,7 @@ class SiteCrawl:
     load_problems: list[str] = field(default_factory=list)
     image_problems: list[str] = field(default_factory=list)
     link_problems: list[str] = field(default_factory=list)
+    reader_problems: list[str] = field(default_factory=list)  # markers, %config, wide code
     links_checked: int = 0
     images_checked: int = 0
 
@@ -284,12 +313,14 @@ def crawl(book_build, site_url, browser) -> SiteCrawl:
                     continue
             info = browser.execute_script(_PAGE_JS)
             images = browser.execute_async_script(_IMAGES_JS)
+            reader = browser.execute_script(_READER_JS)
         except WebDriverException as exc:
             result.load_problems.append(f"{page}: browser error {exc.msg}")
             continue
         if not info["title"] or info["body"] == 0:
             result.load_problems.append(
                 f"{page}: empty page (title {info['title']!r}, {info['body']} characters of text)")
+        result.reader_problems.extend(f"{page}: {problem}" for problem in reader)
         final_url = urldefrag(info["url"])[0]
         ids_by_url[final_url] = set(info["ids"])
         if final_url != url:
@@ -407,3 +438,30 @@ def test_equations_render_without_network(crawl, site_url, browser):
         "return Array.from(document.querySelectorAll('.math')).filter("
         "e => !e.querySelector('mjx-container') && /\\\\[a-zA-Z]/.test(e.textContent)).length")
     assert count >= 5 and raw == 0, f"{count} typeset equations, {raw} left as raw TeX"
+
+
+def test_pages_show_clean_code_within_the_page_width(crawl):
+    """No page shows nbval marker comments or %config (set-up cells are hidden, nbval reads cell
+    tags), and no code cell, output or code block needs a horizontal scrollbar."""
+    if crawl.reader_problems:
+        pytest.fail(f"{len(crawl.reader_problems)} problem(s) a reader sees:\n"
+                    + "\n".join(crawl.reader_problems), pytrace=False)
+
+
+def test_reader_checks_catch_a_bad_page(browser, book_build):
+    """The checks above fail on a page that has each problem (a page built like the book's)."""
+    css = "\n".join(p.read_text() for p in (book_build.html_dir / "_static").glob("*.css")
+                     if p.name == "code-width.css")
+    wide = "x = " + "1 + " * 60 + "1"
+    page = (f"<html><head><style>{css}</style></head><body><div style='width: 500px'>"
+            "<div class='cell_input'><div class='highlight'><pre>%config InlineBackend.figure_formats = []"
+            "</pre></div></div>"
+            "<div class='cell_input'><div class='highlight'><pre># NBVAL_IGNORE_OUTPUT\nx = 1</pre></div></div>"
+            f"<div class='cell_input'><div class='highlight'><pre>{wide}</pre></div></div>"
+            f"<div class='cell_output'><pre>{wide}</pre></div>"
+            "</div></body></html>")
+    browser.get("data:text/html;charset=utf-8," + urllib.parse.quote(page))
+    found = browser.execute_script(_READER_JS)
+    assert len(found) == 3, found  # the output wraps (as in Jupyter): only the three code problems
+    assert any("%config" in f for f in found) and any("NBVAL" in f for f in found)
+    assert any("scrollbar" in f for f in found)
