@@ -105,3 +105,18 @@ def tiny_cpu(isolated_results, registered):
     exp = dataclasses.replace(TINY, name="_test_tiny_cpu", cpu=dict(train=dict(epochs=2, eval_every=2)))
     registered(exp)
     return exp.name
+
+
+def test_the_whole_cpu_profile_was_timed_within_its_budget():
+    """The committed record of one timed run of the whole profile (reproducing page) covers every
+    cpu experiment and stayed within the budget the profile is sized for."""
+    import json
+
+    from vitcourse import REPO_ROOT
+    from vitcourse.lab import EXPERIMENTS
+
+    timing = json.loads((REPO_ROOT / "data/results/timings/cpu-profile.json").read_text())
+    assert set(timing["runs"]) == {n for n, e in EXPERIMENTS.items() if e.has_profile("cpu")}
+    assert 0 < timing["elapsed_minutes"] <= CPU_BUDGET_MINUTES
+    assert timing["sum_of_run_minutes"] >= timing["elapsed_minutes"]   # two workers overlap
+    assert "--profile cpu" in timing["command"] and len(timing["commit"]) == 40
