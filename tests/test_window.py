@@ -183,3 +183,15 @@ def test_compiled_runs_meet_no_short_test_batch():
     assert whole_batches(10_000, 256) == 500 and whole_batches(10_000, 512) == 1000
     assert 10_000 % whole_batches(10_000, 384) == 0
     assert whole_batches(9_973, 128) == 128   # a prime: nothing divides it, the batch stays
+
+
+def test_an_invalid_run_log_is_packed_aside_not_trusted(tmp_path, isolated_results):
+    """A log that fails validation neither stops the packing nor passes for a result."""
+    w = window.Window("smoke", 1, tmp_path / "out")
+    bad = isolated_results / "runs" / "smoke-results" / QUICK[0] / "smoke" / "seed0" / "run.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('{"status": "finished"}')
+    w.pack()
+    names = list(_archive(tmp_path))
+    assert any(n.startswith("partial/") and n.endswith(f"{QUICK[0]}/smoke/seed0/run.json") for n in names)
+    assert window.saved_log_status(QUICK[0], "smoke", 0) == "invalid"

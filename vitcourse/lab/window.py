@@ -36,7 +36,7 @@ from .build import prepare_dataset
 from .calibrate import measure_augmentation, write_calibration
 from .preflight import format_checks, run_preflight
 from .registry import EXPERIMENTS
-from .results import saved_log
+from .results import run_status
 from .suite import depends_on, pending
 from .weights import export_weights
 
@@ -90,6 +90,7 @@ class Window:
         self.logs = paths.runs_root() / "window" / self.stamp      # each run's captured output
         self.logs.mkdir(parents=True, exist_ok=True)
         self.log_path = self.logs / LOG
+        self.log_path.touch()
         self.started_wall = time.time()
         self.weights_dir = None if profile == "full" else paths.runs_root() / "window-weights"
         self.outcomes: dict[str, str] = {}
@@ -126,8 +127,9 @@ class Window:
         parts = path.relative_to(root).parts
         if len(parts) < 4:          # calibration.json and other files of the results root
             return True
-        log = saved_log(parts[0], parts[1], int(parts[2].removeprefix("seed"))) if parts[2].startswith("seed") else None
-        return (log or {}).get("status") in ("finished", "diverged")
+        if not parts[2].startswith("seed") or not parts[2].removeprefix("seed").isdigit():
+            return False
+        return run_status(parts[0], parts[1], int(parts[2].removeprefix("seed"))) in ("finished", "diverged")
 
     @staticmethod
     def _arcname(path: Path, final: bool = True) -> str:
@@ -180,7 +182,8 @@ class Window:
         try:
             step(*args)
         except Exception as err:
-            self.note(f"{what} failed ({type(err).__name__}: {err}); going on\n{traceback.format_exc(limit=3)}")
+            self.note(f"{what} failed ({type(err).__name__}: {err}); going on\n"
+                      f"{traceback.format_exc(limit=3)}")
 
     def _checks(self, device: str) -> None:
         t = time.monotonic()
@@ -202,7 +205,8 @@ class Window:
             if len(running) >= self.workers:
                 return
             source = depends_on(item.name, self.profile)
-            if source is not None and saved_log_status(source, self.profile, item.seed) != "finished":
+            source_seed = _source_seed(source, self.profile, item.seed) if source else None
+            if source is not None and saved_log_status(source, self.profile, source_seed) != "finished":
                 if any(p.name == source for p in queue) or any(r[0].name == source for r in running.values()):
                     continue        # its pre-training or teacher comes first
                 queue.remove(item)
@@ -256,7 +260,8 @@ class Window:
             self._guarded("packing", self.pack)
 
     def _export(self, item: Planned) -> None:
-        record = export_weights(item.name, self.profile, item.seed, dtype=torch.bfloat16, root=self.weights_dir)
+        record = export_weights(item.name, self.profile, item.seed, dtype=torch.bfloat16,
+                                root=self.weights_dir)
         self.note(f"weights of {item.name} exported: {record.with_suffix('.safetensors').name}")
 
     def _calibrate(self) -> None:
@@ -278,8 +283,16 @@ class Window:
             self.outcomes[f"{item.name} seed {item.seed}"] = "stopped at the end of the window"
 
 
+def _source_seed(source: str, profile: str, seed: int) -> int:
+    """The seed of a pre-training or teacher a run starts from: its own seed, else the source's first
+    (as `runner.trained_model` picks it)."""
+    seeds = EXPERIMENTS[source].seeds_for(profile)
+    return seed if seed in seeds or not seeds else seeds[0]
+
+
 def saved_log_status(name: str, profile: str, seed: int) -> str | None:
-    return (saved_log(name, profile, seed) or {}).get("status")
+    """"finished", "running", "diverged", "invalid" or None (no log): never raises."""
+    return run_status(name, profile, seed)
 
 
 def run_window(profile: str = "full", minutes: float = 9.5, out: Path | str = "out", workers: int = 1,
