@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import queue as queue_module
 import re
 import time
 from pathlib import Path
@@ -67,7 +68,19 @@ def aggregate_images_per_s(device: torch.device, cfg: dict, batch: int, steps: i
                for _ in range(processes)]
     for w in workers:
         w.start()
-    rates = [queue.get(timeout=600) for _ in workers]
+    rates: list[float] = []
+    while len(rates) < processes:
+        try:
+            rates.append(queue.get(timeout=1.0))
+        except queue_module.Empty:
+            dead = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+            if dead:   # a worker that crashed never reports: say so instead of waiting
+                for w in workers:
+                    w.kill()
+                raise RuntimeError(
+                    f"a benchmark worker process exited with code {dead[0]}: run the benchmark as "
+                    "`python -m vitcourse bench` or from a script file (worker processes re-import "
+                    "the main module, which a script read from stdin does not have)") from None
     for w in workers:
         w.join()
     return sum(rates)
