@@ -23,7 +23,10 @@ from ..experiment import Experiment
 CPU_BUDGET_MINUTES = 90.0          # the whole profile, on a 2-core laptop-class CPU
 VIT = dict(dim=64, depth=4, heads=2)   # patch size and MLP ratio stay each experiment's own
 RESNET_WIDTH = 9                   # 9/64 of ResNet-18's channels: the ViT's forward FLOPs
-CPU_TRAIN = dict(amp="none", log_every=10)   # bf16 autocast is slower than fp32 on this class of CPU
+# fp32 and eager, measured: bf16 autocast is slower than fp32 on this class of CPU, and torch.compile
+# trains this ViT shape only 8% faster (bench, data/results/bench/cpu-profile-vit/) while costing
+# tens of seconds of compilation per run, more than it saves in runs of a few minutes.
+CPU_TRAIN = dict(amp="none", log_every=10)
 
 
 def _train(epochs: int, eval_every: int, **more) -> dict:
