@@ -19,6 +19,7 @@ from vitcourse.__main__ import main
 from vitcourse.lab import EXPERIMENTS, budget, calibrate, window
 from vitcourse.lab.catalog import core_set
 from vitcourse.lab.experiment import Experiment
+from vitcourse.lab.results import run_status
 from vitcourse.train.environment import git_info
 
 QUICK = ["recipe_0_source", "recipe_1_adamw_cosine", "recipe_2_crop_flip"]   # seconds each in smoke
@@ -194,4 +195,4 @@ def test_an_invalid_run_log_is_packed_aside_not_trusted(tmp_path, isolated_resul
     w.pack()
     names = list(_archive(tmp_path))
     assert any(n.startswith("partial/") and n.endswith(f"{QUICK[0]}/smoke/seed0/run.json") for n in names)
-    assert window.saved_log_status(QUICK[0], "smoke", 0) == "invalid"
+    assert run_status(QUICK[0], "smoke", 0) == "invalid"

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vitcourse.data import PRESETS, GpuAugment
 from vitcourse.atomic import write_json_atomic
 
 from . import budget
+from .bench import pipeline_images_per_s
 from .summaries import total_minutes
 from .registry import EXPERIMENTS
 from .results import load_runs
@@ -114,28 +114,12 @@ AUGMENT_PRESETS = {"light": "basic", "policy": "randaug"}   # one preset per aug
 
 
 def measure_augmentation(device: str | torch.device) -> dict[str, float]:
-    """Microseconds per image of the GPU augmentation, per kind (a few seconds on any device)."""
+    """Microseconds per image of the GPU input pipeline (augmentation included), per kind: the
+    benchmark's pipeline rate, a few seconds on any device."""
     device = torch.device(device)
-    batch, repeats = (512, 10) if device.type == "cuda" else (16, 1)   # a CPU only simulates
-    gen = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (batch, 3, 32, 32), dtype=torch.uint8, generator=gen).to(device)
-    labels = torch.randint(0, 10, (batch,), generator=gen).to(device)
-    out = {}
-    for kind, preset in AUGMENT_PRESETS.items():
-        aug = GpuAugment(PRESETS[preset], (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 10)
-        for step in range(repeats + 2):      # two warm-up batches: first-call kernel selection
-            if step == 2:
-                _synchronize(device)
-                start = time.perf_counter()
-            aug.apply(images, labels, aug.sample(batch, (3, 32, 32), gen, device))
-        _synchronize(device)
-        out[kind] = round(1e6 * (time.perf_counter() - start) / (repeats * batch), 3)
-    return out
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    batch, steps = (512, 10) if device.type == "cuda" else (16, 1)   # a CPU only simulates
+    return {kind: round(1e6 / pipeline_images_per_s(device, batch, steps, augment=preset), 3)
+            for kind, preset in AUGMENT_PRESETS.items()}
 
 
 def calibration_from_runs(augment_us: dict[str, float] | None = None) -> dict | None:
@@ -150,13 +134,13 @@ def calibration_from_runs(augment_us: dict[str, float] | None = None) -> dict | 
     for name, exp in EXPERIMENTS.items():
         spec = exp.profile("full")
         terms = budget.cost_terms(spec)
-        per_image = terms.tflop / max(terms.epochs, 1)   # TFLOP of one average epoch
+        epoch_tflop = terms.tflop / max(terms.epochs, 1)   # TFLOP of one average epoch
         images = budget.images_per_epoch(spec["data"])
         for run in load_runs(name, "full"):
             epochs = run.log["epochs"]
             steady = epochs[1:] if terms.compile and len(epochs) > 1 else epochs
             aug_s = augment_us.get(terms.augment, 0.0) * 1e-6 * images * len(steady)
-            flop[terms.family] = flop.get(terms.family, 0.0) + per_image * len(steady)
+            flop[terms.family] = flop.get(terms.family, 0.0) + epoch_tflop * len(steady)
             seconds[terms.family] = seconds.get(terms.family, 0.0) + max(
                 sum(e["epoch_time_s"] for e in steady) - aug_s, 1e-9)
             if terms.compile and len(epochs) > 2:

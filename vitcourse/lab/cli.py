@@ -107,26 +107,22 @@ def _count_or_zero(text: str) -> int:
     return _count(text, 0, "a count >= 0")
 
 
-def _seconds(text: str) -> float:
+def _positive_number(text: str, what: str, example: str) -> float:
     try:
         value = float(text)
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a time limit: give seconds as a number > 0, "
-                                         "e.g. --time-limit 300")
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}: give {example}")
     return value
+
+
+def _seconds(text: str) -> float:
+    return _positive_number(text, "a time limit", "seconds as a number > 0, e.g. --time-limit 300")
 
 
 def _minutes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a time budget: give the minutes as a number > 0, "
-                                         "e.g. --minutes 9")
-    return value
+    return _positive_number(text, "a time budget", "the minutes as a number > 0, e.g. --minutes 9")
 
 
 def _device(text: str) -> str:
@@ -158,9 +154,10 @@ def _print_invalid_logs() -> None:
 
 def _refuse_cpu_full(args) -> None:
     """The full profile is GPU-scale: on a CPU it needs asking for by name."""
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    chosen = getattr(args, "device", None)   # `window` has no --device: it takes the GPU
+    device = torch.device(chosen or ("cuda" if torch.cuda.is_available() else "cpu"))
     if args.profile == "full" and device.type == "cpu" and not args.allow_cpu_full:
-        where = "--device cpu was given" if args.device else "this machine has no GPU"
+        where = "--device cpu was given" if chosen else "this machine has no GPU"
         raise UsageError(f"the full profile is GPU-scale (hours per run on a CPU) and {where}: use "
                          "--profile cpu (laptop-scale results) or --profile smoke (seconds), or add "
                          "--allow-cpu-full to run it on the CPU anyway")
@@ -219,7 +216,6 @@ def _main(argv: list[str]) -> int:
     window.add_argument("--only", nargs="*", type=_experiment, default=None, help="experiment names (default: all)")
     window.add_argument("--allow-cpu-full", action="store_true",
                         help="run the full (GPU-scale) profile on a CPU, which is refused otherwise")
-    window.add_argument("--device", type=_device, default=None, help=argparse.SUPPRESS)
     bench = sub.add_parser("bench", help="throughput: vitcourse vs timm, compile, attention, pipeline")
     bench.add_argument("--device", type=_device, default=None)
     bench.add_argument("--batch", type=_positive, default=None)

@@ -115,8 +115,9 @@ def run_preflight(device: str | None = None, compile: bool | None = None, traini
         ("versions", lambda: _versions(dev)),
         ("augmentation on the device", lambda: _augmentation(dev)),
         ("attention kernels", lambda: _attention(dev)),
-        ("training, checkpoint, resume", lambda: _training(dev, compile)),
-    ][:None if training else 3]
+    ]
+    if training:
+        checks.append(("training, checkpoint, resume", lambda: _training(dev, compile)))
     results = []
     for name, check in checks:
         start = time.perf_counter()

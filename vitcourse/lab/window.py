@@ -26,6 +26,7 @@ import tarfile
 import time
 import traceback
 from pathlib import Path
+from typing import IO
 
 import torch
 
@@ -59,18 +60,16 @@ def plan(profile: str, names=None, rates: budget.Rates | None = None) -> list[Pl
     """The pending runs of `profile` (or of `names`) in window order: core by rank, then the rest;
     a whole-window run goes after the rest of the core while the estimate is uncalibrated."""
     rates = rates or budget.current_rates()
-    todo = pending(profile, names)
-    rank = {name: (EXPERIMENTS[name].core if EXPERIMENTS[name].core is not None else len(EXPERIMENTS) + i)
-            for i, name in enumerate(EXPERIMENTS)}
     calibrated = rates.source != "assumed"
 
-    def key(item):
-        name, seed = item
-        whole_late = EXPERIMENTS[name].whole_job and not calibrated and EXPERIMENTS[name].core is not None
-        return (EXPERIMENTS[name].core is None, whole_late, rank[name], seed)
+    def key(item):   # a stable sort: the extended runs keep pending()'s suite order
+        exp = EXPERIMENTS[item[0]]
+        if exp.core is None:
+            return (1, 0)
+        return (0, int(exp.whole_job and not calibrated), exp.core)
 
     out = []
-    for name, seed in sorted(todo, key=key):
+    for name, seed in sorted(pending(profile, names), key=key):
         spec = EXPERIMENTS[name].profile(profile)
         minutes = (budget.cost_terms(spec).estimate(rates) if profile == "full"
                    else budget.estimate_cpu_minutes(spec))
@@ -156,12 +155,12 @@ class Window:
         self.note(f"window: profile {self.profile}, {(self.deadline - self.start + PACK_RESERVE_S) / 60:.1f} "
                   f"minutes, {self.workers} worker(s), device {device}, commit "
                   f"{os.environ.get('VITCOURSE_COMMIT') or 'unknown (set VITCOURSE_COMMIT)'}")
-        self._guarded("checks", self._checks, device)
-        self.pack()
         queue = plan(self.profile, self.names)
+        self._guarded("checks", self._checks, device, queue[:1])
+        self.pack()
         self.note(f"plan: {len(queue)} pending runs, {sum(p.minutes for p in queue):.1f} estimated minutes "
                   f"({budget.current_rates().source} rates)")
-        running: dict[subprocess.Popen, tuple[Planned, float, object]] = {}
+        running: dict[subprocess.Popen, tuple[Planned, float, IO]] = {}   # run, start, its output
         while queue or running:
             self._start_what_fits(queue, running)
             if not running:
@@ -185,16 +184,15 @@ class Window:
             self.note(f"{what} failed ({type(err).__name__}: {err}); going on\n"
                       f"{traceback.format_exc(limit=3)}")
 
-    def _checks(self, device: str) -> None:
+    def _checks(self, device: str, first: list[Planned]) -> None:
         t = time.monotonic()
         # Compilation is tried by the runs themselves. A CPU simulation (smoke) leaves out the
         # training check: its runs, seconds long, are that check.
         checks = run_preflight(device, compile=False, training=self.profile == "full")
         self.note(f"preflight ({time.monotonic() - t:.1f} s):\n{format_checks(checks)}")
-        first = next(iter(plan(self.profile, self.names)), None)
-        if first is not None:
+        for item in first:   # decoded once here, so every run's process loads the cache
             t = time.monotonic()
-            prepare_dataset(EXPERIMENTS[first.name].profile(self.profile)["data"])
+            prepare_dataset(EXPERIMENTS[item.name].profile(self.profile)["data"])
             self.note(f"dataset ready ({time.monotonic() - t:.1f} s)")
         t = time.monotonic()
         self.augment_us = measure_augmentation(device)
@@ -206,7 +204,7 @@ class Window:
                 return
             source = depends_on(item.name, self.profile)
             source_seed = _source_seed(source, self.profile, item.seed) if source else None
-            if source is not None and saved_log_status(source, self.profile, source_seed) != "finished":
+            if source is not None and run_status(source, self.profile, source_seed) != "finished":
                 if any(p.name == source for p in queue) or any(r[0].name == source for r in running.values()):
                     continue        # its pre-training or teacher comes first
                 queue.remove(item)
@@ -221,27 +219,28 @@ class Window:
                     f"not started: needs ~{need / 60:.1f} min with margin, {self.left() / 60:.1f} left")
                 continue
             queue.remove(item)
-            running[self._launch(item)] = (item, time.monotonic(), None)
+            output = (self.logs / f"{item.name}-seed{item.seed}.log").open("w")
+            running[self._launch(item, output)] = (item, time.monotonic(), output)
             if item.whole:
                 return
 
-    def _launch(self, item: Planned) -> subprocess.Popen:
+    def _launch(self, item: Planned, output: IO) -> subprocess.Popen:
         limit = max(self.left() - 5, 1)
         cmd = [self.python, "-m", "vitcourse", "run", item.name, "--profile", self.profile,
                "--seed", str(item.seed), "--time-limit", f"{limit:.0f}",
                "--checkpoint-every", "0"]   # no run spans two windows: only the final weights are needed
         self.note(f"start {item.name} seed {item.seed} (estimate {item.minutes:.2f} min, "
                   f"{self.left() / 60:.1f} min left)")
-        output = (self.logs / f"{item.name}-seed{item.seed}.log").open("w")
         env = {**os.environ, "VITCOURSE_EPOCH_LINES": "1"}
         return subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
     def _reap(self, running: dict) -> None:
         for proc in [p for p in running if p.poll() is not None]:
-            item, started, _ = running.pop(proc)
+            item, started, output = running.pop(proc)
+            output.close()
             key = f"{item.name} seed {item.seed}"
-            status = saved_log_status(item.name, self.profile, item.seed)
+            status = run_status(item.name, self.profile, item.seed)
             minutes = (time.monotonic() - started) / 60
             if proc.returncode == 0 and status == "finished":
                 self.outcomes[key] = f"finished in {minutes:.2f} min (estimate {item.minutes:.2f})"
@@ -275,11 +274,12 @@ class Window:
             self.note(f"time is up: stopping {item.name} seed {item.seed} (its finished epochs are "
                       f"packed under partial/)")
             proc.terminate()
-        for proc, (item, _, _) in running.items():
+        for proc, (item, _, output) in running.items():
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            output.close()
             self.outcomes[f"{item.name} seed {item.seed}"] = "stopped at the end of the window"
 
 
@@ -288,11 +288,6 @@ def _source_seed(source: str, profile: str, seed: int) -> int:
     (as `runner.trained_model` picks it)."""
     seeds = EXPERIMENTS[source].seeds_for(profile)
     return seed if seed in seeds or not seeds else seeds[0]
-
-
-def saved_log_status(name: str, profile: str, seed: int) -> str | None:
-    """"finished", "running", "diverged", "invalid" or None (no log): never raises."""
-    return run_status(name, profile, seed)
 
 
 def run_window(profile: str = "full", minutes: float = 9.5, out: Path | str = "out", workers: int = 1,
