@@ -11,7 +11,7 @@ from torch import nn
 
 from vitcourse.lab import Experiment, get_experiment, load_trained_model, run_experiment
 from vitcourse.lab import paths
-from vitcourse.lab.budget import ASSUMED_TFLOPS, experiment_gpu_minutes, images_per_epoch
+from vitcourse.lab.budget import ASSUMED, ASSUMED_TFLOPS, experiment_gpu_minutes, images_per_epoch
 from vitcourse.models.flops import forward_flops
 from vitcourse.lab.arrays import check_arrays, load_arrays
 from vitcourse.light import (DistilledViT, distillation_loss, distillation_objective, format_rows,
@@ -183,7 +183,7 @@ def test_chapters_6_and_7_fit_in_10_h100_minutes():
     from vitcourse.lab.catalog.part3_light import LIGHT_EXPERIMENTS, SPEED_SWEEP_MINUTES
 
     names = sorted(set(INSPECT_EXPERIMENTS) | set(LIGHT_EXPERIMENTS))
-    total = sum(experiment_gpu_minutes(get_experiment(n)) for n in names)
+    total = sum(experiment_gpu_minutes(get_experiment(n), rates=ASSUMED) for n in names)   # planning rates
     # The budget formula counts the student only; the distillation runs also push every training
     # image through the teacher (one forward pass), and one run adds the speed sweep.
     teacher_minutes = 0.0

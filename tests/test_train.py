@@ -430,3 +430,23 @@ def test_progress_modes(monkeypatch, capsys):
     assert lines({"CI": "1", "VITCOURSE_EPOCH_LINES": "1"}) == "epoch 1/2 summary\n"
     assert "epoch 1/2 summary" in lines({})
     assert Progress(False).enabled is False and Progress(False).lines_only is False
+
+
+def test_resumed_moment_buffers_keep_their_parameters_memory_layout(tmp_path):
+    """Safetensors stores contiguous tensors; after loading, a channels-last conv weight's AdamW
+    moments must have the weight's strides again (CUDA's fused AdamW refuses them otherwise: the
+    first GPU window's preflight resume failed on exactly this)."""
+    from vitcourse.train.checkpoint import load_checkpoint, save_checkpoint
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Flatten(), nn.Linear(8 * 6 * 6, 2))
+    model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    images = torch.randn(4, 3, 8, 8).to(memory_format=torch.channels_last)
+    model(images).sum().backward()
+    optimizer.step()
+    conv = model[0].weight
+    assert conv.stride() != conv.contiguous().stride()      # the case under test
+    load_checkpoint(save_checkpoint(tmp_path, 1, model, optimizer, {}), model, optimizer)
+    for param in model.parameters():
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert optimizer.state[param][key].stride() == param.stride(), key

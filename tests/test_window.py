@@ -196,3 +196,43 @@ def test_an_invalid_run_log_is_packed_aside_not_trusted(tmp_path, isolated_resul
     names = list(_archive(tmp_path))
     assert any(n.startswith("partial/") and n.endswith(f"{QUICK[0]}/smoke/seed0/run.json") for n in names)
     assert run_status(QUICK[0], "smoke", 0) == "invalid"
+
+
+def test_compiled_and_eager_rates_are_kept_apart_and_the_sharing_is_recorded(isolated_results, monkeypatch):
+    """A window's runs share the GPU (its `workers`), and torch.compile changes the rate: the
+    calibration keeps "vit" and "vit+compile" apart and records the sharing, so the window does not
+    charge a run for the sharing twice."""
+    from vitcourse.lab.results import Run
+
+    def log_at(name: str, tflops: float) -> dict:
+        terms = budget.cost_terms(EXPERIMENTS[name].profile("full"))
+        epochs = [{"epoch_time_s": terms.tflop / terms.epochs / tflops} for _ in range(terms.epochs)]
+        return _full_log(name, epochs, setup=1.0, wall=sum(e["epoch_time_s"] for e in epochs))
+    logs = {"first_run": log_at("first_run", 20.0), "recipe_7_long": log_at("recipe_7_long", 50.0)}
+    assert budget.cost_terms(EXPERIMENTS["recipe_7_long"].profile("full")).compile
+    monkeypatch.setattr(calibrate, "load_runs", lambda name, profile: (
+        [Run(name, "full", 0, Path("run.json"), logs[name])] if name in logs else []))
+    data = json.loads(calibrate.write_calibration({"light": 0.0, "policy": 0.0}, workers=2).read_text())
+    assert data["tflops"]["vit"] == pytest.approx(20.0, rel=1e-3)
+    assert data["tflops"]["vit+compile"] == pytest.approx(50.0, rel=0.05)   # first epoch counted as compile
+    rates = budget.current_rates()
+    assert rates.workers == 2 and rates.family_tflops("vit", compiled=True) == data["tflops"]["vit+compile"]
+    assert rates.family_tflops("resnet18", compiled=True) == rates.family_tflops("resnet18")   # none measured
+    assert window.Window._sharing(1) == window.Window._sharing(2) == 1.0 and window.Window._sharing(3) == 1.5
+    calibrate.write_calibration()            # a later write keeps the recorded sharing
+    assert budget.current_rates().workers == 2
+
+
+def test_a_run_ending_as_the_window_closes_counts_as_finished_and_no_lock_is_packed(
+        tmp_path, isolated_results, monkeypatch):
+    w = window.Window("smoke", 1, tmp_path / "out")
+    lock = isolated_results / "runs" / "smoke-results" / QUICK[0] / "smoke" / "seed0" / "run.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text("pid 1")
+    w.pack()
+    assert not any(name.endswith("run.lock") for name in _archive(tmp_path))
+    monkeypatch.setattr(window, "run_status", lambda *args: "finished")
+    proc = subprocess.Popen(["sleep", "30"])
+    output = (tmp_path / "out.log").open("w")
+    w._stop({proc: (window.Planned(QUICK[0], 0, 0.1, False), time.monotonic(), output)})
+    assert w.outcomes[f"{QUICK[0]} seed 0"] == "finished as the window closed" and proc.poll() is not None

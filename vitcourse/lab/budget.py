@@ -50,8 +50,13 @@ class Rates:
     epoch_s: float
     augment_us: dict[str, float]    # per training image, by augmentation kind
     source: str = "assumed"
+    workers: int = 1                # runs that shared the GPU while these rates were measured
 
-    def family_tflops(self, family: str) -> float:
+    def family_tflops(self, family: str, compiled: bool = False) -> float:
+        """The family's rate; a compiled run uses the compiled rate ("vit+compile") once one was
+        measured, else the eager one (torch.compile is rarely slower)."""
+        if compiled and f"{family}+compile" in self.tflops:
+            return self.tflops[f"{family}+compile"]
         return self.tflops.get(family, self.tflops.get("default", ASSUMED_TFLOPS))
 
 
@@ -74,7 +79,7 @@ def current_rates() -> Rates:
         rates = Rates({k: float(v) for k, v in data["tflops"].items()}, float(data["startup_min"]),
                       float(data["compile_min"]), float(data["epoch_s"]),
                       {**AUGMENT_US_PER_IMAGE, **{k: float(v) for k, v in data["augment_us"].items()}},
-                      f"{path.name} ({data['device']}, {data['runs']} runs)")
+                      f"{path.name} ({data['device']}, {data['runs']} runs)", int(data.get("workers", 1)))
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"{path} is not a valid calibration ({type(err).__name__}: {err}): restore it "
                          f"from git, or delete it to estimate with the assumed constants.") from None
@@ -121,7 +126,7 @@ class CostTerms:
         return seconds / 60 + startup_min + (compile_min if self.compile else 0.0)
 
     def estimate(self, rates: Rates) -> float:
-        return self.minutes(rates.family_tflops(self.family), rates.startup_min, rates.compile_min,
+        return self.minutes(rates.family_tflops(self.family, self.compile), rates.startup_min, rates.compile_min,
                             rates.epoch_s, rates.augment_us.get(self.augment, 0.0))
 
 

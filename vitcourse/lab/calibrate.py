@@ -122,10 +122,11 @@ def measure_augmentation(device: str | torch.device) -> dict[str, float]:
             for kind, preset in AUGMENT_PRESETS.items()}
 
 
-def calibration_from_runs(augment_us: dict[str, float] | None = None) -> dict | None:
+def calibration_from_runs(augment_us: dict[str, float] | None = None, workers: int = 1) -> dict | None:
     """The rates measured by the finished full-profile runs, as `budget.Rates` reads them:
-    per model family, FLOPs over steady training and test time (compilation's first epoch left
-    out, the augmentation's measured cost taken off); compilation as the first epoch's excess
+    per model family, eager and compiled apart ("vit", "vit+compile"), FLOPs over steady training
+    and test time (compilation's first epoch left out, the augmentation's measured cost taken off),
+    at `workers` runs sharing the GPU (the window's setting, recorded); compilation as the first epoch's excess
     over the steady median; start-up and per-epoch overhead as medians. None without runs."""
     augment_us = {**budget.AUGMENT_US_PER_IMAGE, **(augment_us or {})}
     flop: dict[str, float] = {}
@@ -140,8 +141,9 @@ def calibration_from_runs(augment_us: dict[str, float] | None = None) -> dict | 
             epochs = run.log["epochs"]
             steady = epochs[1:] if terms.compile and len(epochs) > 1 else epochs
             aug_s = augment_us.get(terms.augment, 0.0) * 1e-6 * images * len(steady)
-            flop[terms.family] = flop.get(terms.family, 0.0) + epoch_tflop * len(steady)
-            seconds[terms.family] = seconds.get(terms.family, 0.0) + max(
+            key = f"{terms.family}+compile" if terms.compile else terms.family
+            flop[key] = flop.get(key, 0.0) + epoch_tflop * len(steady)
+            seconds[key] = seconds.get(key, 0.0) + max(
                 sum(e["epoch_time_s"] for e in steady) - aug_s, 1e-9)
             if terms.compile and len(epochs) > 2:
                 compiles.append(epochs[0]["epoch_time_s"] - statistics.median(e["epoch_time_s"] for e in epochs[1:]))
@@ -156,16 +158,17 @@ def calibration_from_runs(augment_us: dict[str, float] | None = None) -> dict | 
             "startup_min": round(statistics.median(startups) / 60, 4),
             "compile_min": round(statistics.median(compiles) / 60, 4) if compiles else budget.COMPILE_MIN,
             "epoch_s": round(statistics.median(overheads), 4),
-            "augment_us": augment_us}
+            "augment_us": augment_us, "workers": workers}
 
 
-def write_calibration(augment_us: dict[str, float] | None = None) -> Path | None:
+def write_calibration(augment_us: dict[str, float] | None = None, workers: int | None = None) -> Path | None:
     """Write data/results/calibration.json from the finished full runs (None: no runs yet). The
-    augmentation cost of an earlier window is kept when this one did not measure it."""
+    augmentation cost and worker count of an earlier window are kept when not given."""
     path = budget.calibration_path()
-    if augment_us is None and path.is_file():
-        augment_us = json.loads(path.read_text()).get("augment_us")
-    data = calibration_from_runs(augment_us)
+    earlier = json.loads(path.read_text()) if path.is_file() else {}
+    augment_us = earlier.get("augment_us") if augment_us is None else augment_us
+    workers = int(earlier.get("workers", 1)) if workers is None else workers
+    data = calibration_from_runs(augment_us, workers)
     if data is None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)

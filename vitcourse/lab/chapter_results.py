@@ -7,7 +7,7 @@ cpu:   a reader without a GPU runs the chapter's pending CPU-scale experiments (
 full:  a reader with a GPU runs the chapter's pending full experiments, likewise.
 Either way `ChapterResults.for_plot(name)` gives the best results that exist (full, else cpu, else
 smoke) and `scale(name)` says which, so the chapter labels every figure honestly;
-`figure_data` chooses likewise for a figure of several experiments.
+`figure_data` chooses for a figure of several experiments: the scale with the most of them.
 """
 
 from __future__ import annotations
@@ -97,14 +97,18 @@ class FigureData:
 def figure_data(results: ChapterResults, labels: dict[str, str]) -> FigureData:
     """Choose honestly between full, cpu and smoke results for a figure of `labels` (name -> label).
 
-    Scales are never mixed in one figure: as soon as any full (GPU) result exists the figure shows
-    the full results only (and lists the pending ones); else, if any cpu result exists, the
-    cpu-scale results only; before that, the smoke runs, flagged so the caller labels them.
+    Scales are never mixed in one figure. It shows the scale that has results for the most of its
+    labels, the GPU (full) one on a tie, and lists the labels still pending at that scale: a
+    complete CPU-scale figure is not replaced by a GPU one with half its bars until the GPU
+    windows have caught up. With neither, the smoke runs, flagged so the caller labels them.
     """
+    best = None
     for scale in ("full", "cpu"):
         found = {labels[n]: getattr(results, scale).get(n, []) for n in labels}
         pending = [label for label, runs in found.items() if not runs]
-        if len(pending) < len(found):
-            return FigureData({k: v for k, v in found.items() if v}, smoke=False, pending=pending, scale=scale)
+        if len(pending) < len(found) and (best is None or len(pending) < len(best.pending)):
+            best = FigureData({k: v for k, v in found.items() if v}, smoke=False, pending=pending, scale=scale)
+    if best is not None:
+        return best
     smoke = {labels[n]: results.smoke.get(n, []) for n in labels if results.smoke.get(n)}
     return FigureData(smoke, smoke=True, pending=[labels[n] for n in labels], scale="smoke")

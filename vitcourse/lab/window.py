@@ -111,7 +111,7 @@ class Window:
         files = []
         root = paths.results_root(self.profile)
         for path in sorted(root.rglob("*")) if root.is_dir() else []:
-            if path.is_file() and path.stat().st_mtime >= since:
+            if path.is_file() and path.suffix != ".lock" and path.stat().st_mtime >= since:
                 files.append((path, self._arcname(path, final=self._final(path, root))))
         weights = self.weights_dir or (paths.data_root() / "weights")
         for path in sorted(weights.glob(f"*-{self.profile}.*")) if weights.is_dir() else []:
@@ -210,7 +210,7 @@ class Window:
                 queue.remove(item)
                 self.outcomes[f"{item.name} seed {item.seed}"] = f"skipped: needs {source}, not finished"
                 continue
-            need = 60 * item.minutes * MARGIN * (len(running) + 1) + PROCESS_S
+            need = 60 * item.minutes * MARGIN * self._sharing(len(running) + 1) + PROCESS_S
             if item.whole and running:
                 continue            # a whole-window run has the GPU to itself
             if need > self.left():
@@ -223,6 +223,12 @@ class Window:
             running[self._launch(item, output)] = (item, time.monotonic(), output)
             if item.whole:
                 return
+
+    @staticmethod
+    def _sharing(runs: int) -> float:
+        """How much longer than its estimate a run takes beside others: the estimate already
+        holds the sharing of the window that measured the rates (its `workers`), not more."""
+        return max(1.0, runs / budget.current_rates().workers)
 
     def _launch(self, item: Planned, output: IO) -> subprocess.Popen:
         limit = max(self.left() - 5, 1)
@@ -265,7 +271,7 @@ class Window:
 
     def _calibrate(self) -> None:
         if self.profile == "full":
-            path = write_calibration(getattr(self, "augment_us", None))
+            path = write_calibration(getattr(self, "augment_us", None), self.workers)
             if path is not None:
                 self.note(f"calibration updated: {path.name}")
 
@@ -280,7 +286,11 @@ class Window:
             except subprocess.TimeoutExpired:
                 proc.kill()
             output.close()
-            self.outcomes[f"{item.name} seed {item.seed}"] = "stopped at the end of the window"
+            key = f"{item.name} seed {item.seed}"
+            if run_status(item.name, self.profile, item.seed) == "finished":   # it ended as time ran out
+                self.outcomes[key] = "finished as the window closed"
+            else:
+                self.outcomes[key] = "stopped at the end of the window"
 
 
 def _source_seed(source: str, profile: str, seed: int) -> int:

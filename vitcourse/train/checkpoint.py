@@ -183,3 +183,15 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, saved: dict, tensors: dict
     for index, entries in saved["scalar_state"].items():
         state.setdefault(int(index), {}).update(entries)
     optimizer.load_state_dict({"state": state, "param_groups": groups})
+    _match_param_strides(optimizer)
+
+
+def _match_param_strides(optimizer: torch.optim.Optimizer) -> None:
+    """Give each loaded moment buffer its parameter's memory layout. Safetensors stores tensors
+    contiguous, but a channels-last conv weight is not, and CUDA's fused AdamW refuses buffers whose
+    strides differ from their parameter's ("must have same dtype, device, and layout")."""
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            for key, value in optimizer.state.get(param, {}).items():
+                if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
+                    optimizer.state[param][key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
