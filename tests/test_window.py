@@ -223,16 +223,23 @@ def test_compiled_and_eager_rates_are_kept_apart_and_the_sharing_is_recorded(iso
     assert budget.current_rates().workers == 2
 
 
-def test_a_run_ending_as_the_window_closes_counts_as_finished_and_no_lock_is_packed(
+def test_a_run_stopped_as_the_window_closes_is_partial_even_if_its_log_says_finished(
         tmp_path, isolated_results, monkeypatch):
+    """The window's first H100 run stopped light_kd_soft after its log said "finished" but before
+    its task had saved light.npz: a killed run is never packed as a result, and no run.lock is."""
     w = window.Window("smoke", 1, tmp_path / "out")
-    lock = isolated_results / "runs" / "smoke-results" / QUICK[0] / "smoke" / "seed0" / "run.lock"
-    lock.parent.mkdir(parents=True)
-    lock.write_text("pid 1")
-    w.pack()
-    assert not any(name.endswith("run.lock") for name in _archive(tmp_path))
+    run_dir = isolated_results / "runs" / "smoke-results" / QUICK[0] / "smoke" / "seed0"
+    run_dir.mkdir(parents=True)
+    (run_dir / "run.lock").write_text("pid 1")
+    (run_dir / "run.json").write_text("{}")
     monkeypatch.setattr(window, "run_status", lambda *args: "finished")
+    w.pack()
+    names = list(_archive(tmp_path))
+    assert not any(name.endswith("run.lock") for name in names)
+    assert any(n.endswith(f"{QUICK[0]}/smoke/seed0/run.json") and not n.startswith("partial/") for n in names)
     proc = subprocess.Popen(["sleep", "30"])
     output = (tmp_path / "out.log").open("w")
     w._stop({proc: (window.Planned(QUICK[0], 0, 0.1, False), time.monotonic(), output)})
-    assert w.outcomes[f"{QUICK[0]} seed 0"] == "finished as the window closed" and proc.poll() is not None
+    assert w.outcomes[f"{QUICK[0]} seed 0"] == "stopped at the end of the window" and proc.poll() is not None
+    w.pack()
+    assert any(n.startswith("partial/") and n.endswith(f"{QUICK[0]}/smoke/seed0/run.json") for n in _archive(tmp_path))

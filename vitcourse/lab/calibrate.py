@@ -1,13 +1,14 @@
-"""Check the GPU-time estimate against measured run logs, and fit its constants to them.
+"""Measure the GPU-time estimate's rates from run logs, and check the estimate against them.
 
-`budget` turns each run's FLOPs, epochs and compile flag into minutes with four assumed constants
-(sustained TFLOP/s, start-up, compilation, per-epoch overhead). Once full-profile runs exist,
-`python -m vitcourse calibrate` lists estimate against measurement per run (set-up plus training
-wall time, from the logs) and fits the constants by least squares:
+`budget` turns each run's FLOPs, epochs and compile flag into minutes with a few rates (sustained
+TFLOP/s per model family, start-up, compilation, per-epoch overhead, augmentation). They are
+assumptions until a GPU window writes data/results/calibration.json from its finished runs
+(`write_calibration`); the budget reads that file from then on. `python -m vitcourse calibrate`
+lists, per run, the estimate at the assumed and at the calibrated rates beside the measured
+minutes (set-up plus training wall time, from the logs), with a least-squares fit of one rate
+for all families as a cross-check:
 
     measured seconds = tflop / rate + epochs * epoch_s + startup_s + compiled * compile_s
-
-so the next chapter budgets rest on this GPU's numbers instead of assumptions.
 """
 
 from __future__ import annotations
@@ -85,26 +86,34 @@ def fit_constants(rows: list[Measured]) -> Fit | None:
 
 
 def report(names=None) -> str:
+    """Per run: the estimate at the assumed constants (what the chapters were planned with), at the
+    calibrated rates (calibration.json, what the window plans with now), and the measured minutes."""
     rows = measured_runs(names)
     if not rows:
         return "no finished full-profile runs yet: nothing to calibrate against (the estimate is all assumption)"
-    fit = fit_constants(rows)
-    lines = [f"{'experiment':30s} seed {'estimate':>9s} {'measured':>9s} {'fitted':>8s}  device"]
+    rates = budget.current_rates()
+    lines = [f"{'experiment':30s} seed {'assumed':>8s} {'calibrated':>10s} {'measured':>9s}  device"]
     for r in rows:
-        fitted = f"{fit.minutes(r.terms):8.2f}" if fit else "       -"
-        lines.append(f"{r.experiment:30s} {r.seed:4d} {r.terms.minutes():9.2f} {r.minutes:9.2f} {fitted}  {r.device}")
-    estimate, measured = sum(r.terms.minutes() for r in rows), sum(r.minutes for r in rows)
-    lines.append(f"total: estimated {estimate:.1f} min, measured {measured:.1f} min over {len(rows)} runs "
-                 f"(devices: {', '.join(sorted({r.device for r in rows}))})")
+        lines.append(f"{r.experiment:30s} {r.seed:4d} {r.terms.minutes():8.2f} {r.terms.estimate(rates):10.2f} "
+                     f"{r.minutes:9.2f}  {r.device}")
+    assumed, calibrated, measured = (sum(r.terms.minutes() for r in rows), sum(r.terms.estimate(rates) for r in rows),
+                                     sum(r.minutes for r in rows))
+    lines.append(f"total: assumed {assumed:.1f} min, calibrated {calibrated:.1f} min, measured {measured:.1f} min "
+                 f"over {len(rows)} runs (devices: {', '.join(sorted({r.device for r in rows}))})")
     lines.append(f"assumed: {budget.ASSUMED_TFLOPS:g} TFLOP/s, start-up {budget.STARTUP_MIN_PER_RUN} min, "
                  f"compilation {budget.COMPILE_MIN} min, {budget.EPOCH_OVERHEAD_S} s per epoch")
+    rate_text = ", ".join(f"{family} {tflops:g}" for family, tflops in rates.tflops.items())
+    lines.append(f"calibrated ({rates.source}): TFLOP/s {rate_text}; start-up {rates.startup_min:.3f} min, "
+                 f"compilation {rates.compile_min:.2f} min, {rates.epoch_s:.3f} s per epoch, "
+                 f"measured with {rates.workers} run(s) sharing the GPU")
+    fit = fit_constants(rows)
     if fit is None:
-        lines.append("fitted: not enough runs (or too alike) to fit the constants yet")
+        lines.append("least-squares cross-check: not enough runs (or too alike) to fit the constants yet")
     else:
         compile_text = "no compiled run to fit" if fit.compile_min is None else f"{fit.compile_min:.2f} min"
-        lines.append(f"fitted:  {fit.tflops:.1f} TFLOP/s, start-up {fit.startup_min:.2f} min, compilation "
-                     f"{compile_text}, {fit.epoch_s:.2f} s per epoch (rms error {fit.rms_error_min:.2f} min, "
-                     f"{fit.runs} runs): put these into vitcourse/lab/budget.py")
+        lines.append(f"least-squares cross-check (one rate for all families): {fit.tflops:.1f} TFLOP/s, start-up "
+                     f"{fit.startup_min:.2f} min, compilation {compile_text}, {fit.epoch_s:.2f} s per epoch "
+                     f"(rms error {fit.rms_error_min:.2f} min over {fit.runs} runs)")
     return "\n".join(lines)
 
 

@@ -93,6 +93,7 @@ class Window:
         self.started_wall = time.time()
         self.weights_dir = None if profile == "full" else paths.runs_root() / "window-weights"
         self.outcomes: dict[str, str] = {}
+        self.stopped: set[tuple[str, int]] = set()   # runs this window killed: never results
 
     # -- bookkeeping -------------------------------------------------------------------------
     def left(self) -> float:
@@ -121,14 +122,16 @@ class Window:
             files.append((path, f"data/results/windows/{self.stamp}/{path.name}"))
         return files
 
-    @staticmethod
-    def _final(path: Path, root: Path) -> bool:
+    def _final(self, path: Path, root: Path) -> bool:
         parts = path.relative_to(root).parts
         if len(parts) < 4:          # calibration.json and other files of the results root
             return True
         if not parts[2].startswith("seed") or not parts[2].removeprefix("seed").isdigit():
             return False
-        return run_status(parts[0], parts[1], int(parts[2].removeprefix("seed"))) in ("finished", "diverged")
+        seed = int(parts[2].removeprefix("seed"))
+        # A run killed after its log said "finished" may not have saved its arrays yet (they
+        # are written after training): the window cannot tell, so it is partial too.
+        return (parts[0], seed) not in self.stopped and run_status(parts[0], parts[1], seed) in ("finished", "diverged")
 
     @staticmethod
     def _arcname(path: Path, final: bool = True) -> str:
@@ -286,11 +289,8 @@ class Window:
             except subprocess.TimeoutExpired:
                 proc.kill()
             output.close()
-            key = f"{item.name} seed {item.seed}"
-            if run_status(item.name, self.profile, item.seed) == "finished":   # it ended as time ran out
-                self.outcomes[key] = "finished as the window closed"
-            else:
-                self.outcomes[key] = "stopped at the end of the window"
+            self.stopped.add((item.name, item.seed))
+            self.outcomes[f"{item.name} seed {item.seed}"] = "stopped at the end of the window"
 
 
 def _source_seed(source: str, profile: str, seed: int) -> int:
