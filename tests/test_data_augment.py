@@ -300,3 +300,26 @@ def test_loader_from_dataset_and_argument_errors():
         TensorLoader(images, labels, 16, rank=2, world_size=2)
     with pytest.raises(ValueError, match="only 40 samples for batch_size 64"):
         TensorLoader(images, labels, 64)
+
+
+# ---------------------------------------------------------------- compiled pipeline
+
+def test_the_compiled_pipeline_computes_what_the_eager_one_does_and_falls_back_when_it_fails():
+    """Compiled runs fuse the augmentation's many small ops (one torch.compile, tens of seconds):
+    same parameters, same images up to float rounding; a compiler failure warns and runs eagerly."""
+    config = AugmentConfig.parse("deit")          # crop, flip, RandAugment, erasing, Mixup/CutMix
+    eager = GpuAugment(config, MEAN, STD, num_classes=10)
+    compiled = GpuAugment(config, MEAN, STD, num_classes=10, compile=True)
+    assert GpuAugment(config, MEAN, STD, num_classes=10, train=False, compile=True)._compiled is None
+    images, labels = uint8_batch(32, seed=3)
+    params = eager.sample(32, (3, 32, 32), gen(5), "cpu")
+    (x_c, y_c), (x_e, y_e) = compiled.apply(images, labels, params), eager.apply(images, labels, params)
+    assert compiled._compiled is not None
+    assert torch.allclose(x_c, x_e, atol=1e-4) and torch.equal(y_c, y_e)
+
+    def broken(*args):
+        raise RuntimeError("no compiler here")
+    compiled._compiled = broken
+    with pytest.warns(UserWarning, match="compiling the augmentation failed.*runs eagerly"):
+        x_f, _ = compiled.apply(images, labels, params)
+    assert torch.equal(x_f, x_e) and compiled._compiled is None

@@ -79,12 +79,14 @@ class TensorLoader:
     @classmethod
     def from_dataset(cls, dataset: ImageDataset, split: str, batch_size: int,
                      augment: AugmentConfig = PRESETS["none"],
-                     sampling: str = "uniform", **kwargs) -> "TensorLoader":
+                     sampling: str = "uniform", compile_augment: bool = False,
+                     **kwargs) -> "TensorLoader":
         """A loader over ``dataset``'s ``"train"`` or ``"test"`` split, normalised with its stats.
 
         Train: shuffled, last partial batch dropped, ``augment`` applied. Test: in order, every sample kept, only the deterministic part
         of ``augment`` (resize) applied. ``sampling`` applies to the train split only: the test
-        split must visit every sample once. ``kwargs``
+        split must visit every sample once. ``compile_augment``: compile the train split's
+        augmentation (see ``GpuAugment``), for compiled runs on a GPU. ``kwargs``
         (device, seed, rank, world_size, shuffle, drop_last) pass through.
         """
         if split not in ("train", "test"):
@@ -95,7 +97,7 @@ class TensorLoader:
                              "evaluated once per sample: pass sampling='uniform' (the default)")
         kwargs.setdefault("shuffle", train)
         kwargs.setdefault("drop_last", train)
-        transform = GpuAugment.for_dataset(dataset, augment, train=train)
+        transform = GpuAugment.for_dataset(dataset, augment, train=train, compile=compile_augment)
         images = dataset.train_images if train else dataset.test_images
         labels = dataset.train_labels if train else dataset.test_labels
         return cls(images, labels, batch_size, augment=transform, sampling=sampling, **kwargs)

@@ -117,7 +117,8 @@ def _train(name: str, profile: str, seed: int, run_dir: Path, *, device, time_li
     augment = AugmentConfig.parse(spec["data"].get("augment"))  # the spec's preset name or dict
     kw = dict(device=ctx.device, seed=seed, rank=ctx.rank, world_size=ctx.world_size)
     train_loader = TensorLoader.from_dataset(dataset, "train", config.batch_size, augment=augment,
-                                             sampling=spec["data"].get("sampling", "uniform"), **kw)
+                                             sampling=spec["data"].get("sampling", "uniform"),
+                                             compile_augment=config.compile and ctx.device.type == "cuda", **kw)
     test_batch = whole_batches(len(dataset.test_labels), config.batch_size) if config.compile else config.batch_size
     test_loader = TensorLoader.from_dataset(dataset, "test", test_batch, augment=augment, **kw)
     channels, height, _ = dataset.image_shape
