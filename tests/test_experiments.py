@@ -116,6 +116,10 @@ def test_chapter_results_smoke_runs_live_and_prefers_committed_full_results(sand
     monkeypatch.setenv("VITCOURSE_PROFILE", "huge")
     with pytest.raises(ValueError, match="VITCOURSE_PROFILE='huge'"):
         chapter_results([TINY.name])
+    monkeypatch.setenv("VITCOURSE_PROFILE", "full")           # a notebook asked to train GPU runs
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(ValueError, match="VITCOURSE_PROFILE=full .* no GPU: use VITCOURSE_PROFILE=cpu"):
+        chapter_results([TINY.name])
 
 
 def test_result_plots_draw_from_runs(sandbox):

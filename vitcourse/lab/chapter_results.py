@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+import torch
+
 from .registry import get_experiment
 from .results import Run, load_runs
 from .runner import run_experiment
@@ -59,6 +61,11 @@ def chapter_results(names, profile: str | None = None, progress: bool = False,
     `smoke_names` (default: all of them) run live, so a chapter with many experiments can keep its
     CPU execution short by smoke-running a representative subset."""
     profile = profile or notebook_profile()
+    if profile == "full" and not torch.cuda.is_available():
+        raise ValueError("VITCOURSE_PROFILE=full trains the chapter's GPU experiments (hours each on a "
+                         "CPU) and this machine has no GPU: use VITCOURSE_PROFILE=cpu (laptop-scale "
+                         "results) or smoke (the default), or run one on purpose with `python -m "
+                         "vitcourse run NAME --profile full --allow-cpu-full`")
     names = list(names)
     smoke_names = names if smoke_names is None else list(smoke_names)
     out = ChapterResults()
