@@ -291,3 +291,31 @@ def test_from_dataset_passes_sampling_and_refuses_it_for_test():
     assert TensorLoader.from_dataset(ds, "test", 8).sampling == "uniform"
     with pytest.raises(ValueError, match="test split.*sampling='uniform'"):
         TensorLoader.from_dataset(ds, "test", 8, sampling="class_balanced")
+
+
+def test_repeated_augmentation_shows_a_third_of_the_images_three_times_each_differently():
+    """DeiT's repeated augmentation: the epoch keeps its length, each batch holds three copies of
+    each of its images, and each copy is augmented on its own."""
+    from vitcourse.data.loader import REPEATS
+    n = 96
+    images = torch.randint(0, 256, (n, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(n) % 10
+    plain = TensorLoader(images, labels, 24, seed=3)
+    loader = TensorLoader(images, labels, 24, seed=3, sampling="repeated")
+    loader.set_epoch(1)
+    order = loader._order()
+    assert len(order) == n and len(order.unique()) == n // REPEATS
+    assert torch.equal(order.view(-1, REPEATS), order[::REPEATS, None].expand(-1, REPEATS))   # in a row
+    plain.set_epoch(1)
+    assert torch.equal(order[::REPEATS], plain._order()[:n // REPEATS])   # the epoch's own permutation
+    loader.set_epoch(2)
+    assert not torch.equal(loader._order(), order)
+    aug = GpuAugment(AugmentConfig(crop=2, flip=True), *RAW, num_classes=10)
+    augmented = TensorLoader(images, labels, 24, seed=3, sampling="repeated", augment=aug)
+    augmented.set_epoch(1)
+    x, y = next(iter(augmented))
+    assert torch.equal(y.view(-1, REPEATS), y[::REPEATS, None].expand(-1, REPEATS))
+    copies = x.view(-1, REPEATS, *x.shape[1:])
+    assert all(not torch.equal(c[0], c[1]) or not torch.equal(c[1], c[2]) for c in copies)
+    with pytest.raises(ValueError, match="sampling='repeated'.*shuffle=False"):
+        TensorLoader(images, labels, 24, sampling="repeated", shuffle=False)

@@ -12,7 +12,10 @@ included: random parameters are drawn per global position).
 
 Sampling: ``"uniform"`` visits every sample once per epoch in a random order;
 ``"class_balanced"`` draws as many indices with replacement, every class equally likely (for
-long-tailed training sets). Both orders are global, drawn on the CPU from (seed, epoch) alone.
+long-tailed training sets); ``"repeated"`` is repeated augmentation (Hoffer et al. 2020, as in
+DeiT): a third of the images, each three times in a row, so every batch holds three differently
+augmented copies of each of its images. All orders are global, drawn on the CPU from (seed, epoch)
+alone.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from ..seeding import generator, stream_seed
 from .augment import PRESETS, AugmentConfig, BatchPlan, GpuAugment, plan_batch
 from .datasets import ImageDataset
 
-SAMPLINGS = ("uniform", "class_balanced")
+SAMPLINGS = ("uniform", "class_balanced", "repeated")
+REPEATS = 3   # copies of each image under repeated augmentation (DeiT's choice)
 
 
 class TensorLoader:
@@ -39,7 +43,9 @@ class TensorLoader:
 
     ``sampling``: ``"uniform"`` (a permutation per epoch, or the dataset order when
     ``shuffle=False``) or ``"class_balanced"`` (``len(images)`` draws with replacement, each
-    class equally likely and each image uniformly likely within its class; needs ``shuffle``).
+    class equally likely and each image uniformly likely within its class; needs ``shuffle``) or
+    ``"repeated"`` (``len(images) / REPEATS`` images of the epoch's permutation, each ``REPEATS``
+    times in a row, so that every copy gets its own augmentation; needs ``shuffle``).
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
@@ -60,8 +66,8 @@ class TensorLoader:
                              "drop_last=True: no batch would be produced; lower batch_size")
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {list(SAMPLINGS)}, got {sampling!r}")
-        if sampling == "class_balanced" and not shuffle:
-            raise ValueError("sampling='class_balanced' draws a random order, which contradicts "
+        if sampling != "uniform" and not shuffle:
+            raise ValueError(f"sampling={sampling!r} draws a random order, which contradicts "
                              "shuffle=False; pass shuffle=True or sampling='uniform'")
         self.sampling = sampling
         # Per-sample draw weights on the CPU, where the balanced order is drawn.
@@ -116,6 +122,8 @@ class TensorLoader:
         # Drawn on the CPU so the order is identical on every device type and every rank.
         if self._weights is None:
             order = torch.randperm(n, generator=generator(self.seed, "order", self.epoch))
+            if self.sampling == "repeated":   # the epoch keeps its length: fewer images, more views
+                order = order[:-(-n // REPEATS)].repeat_interleave(REPEATS)[:n]
         else:
             gen = generator(self.seed, "balanced", self.epoch)
             order = torch.multinomial(self._weights, n, replacement=True, generator=gen)
