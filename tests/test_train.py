@@ -450,3 +450,36 @@ def test_resumed_moment_buffers_keep_their_parameters_memory_layout(tmp_path):
     for param in model.parameters():
         for key in ("exp_avg", "exp_avg_sq"):
             assert optimizer.state[param][key].stride() == param.stride(), key
+
+
+def test_the_weight_average_follows_its_recurrence_is_tested_and_resumes_exactly(tmp_path):
+    """weight_average=d keeps w_avg <- d w_avg + (1 - d) w after every step, logs its test accuracy
+    beside the trained weights' and survives a stop and resume bit for bit."""
+    from vitcourse.train.average import WeightAverage
+    from vitcourse.train.runlog import validate_run_log
+    torch.manual_seed(0)
+    net = nn.Linear(3, 2)
+    average = WeightAverage(net, 0.9)
+    expected = [p.detach().clone() for p in net.parameters()]
+    for _ in range(3):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(torch.randn_like(p))
+        average.update()
+        expected = [0.9 * e + 0.1 * p.detach() for e, p in zip(expected, net.parameters())]
+    for mine, e in zip(average.model.parameters(), expected):
+        torch.testing.assert_close(mine, e)
+    assert not any(p.requires_grad for p in average.model.parameters())
+
+    config = make_config(weight_average=0.8)
+    whole, _ = run(tmp_path / "whole", config=config)
+    assert whole["status"] == "finished" and validate_run_log(whole) == []
+    last = whole["epochs"][-1]
+    assert 0 <= last["avg_test_acc"] <= 1 and last["avg_test_loss"] != last["test_loss"]
+    run(tmp_path / "stopped", config=config, stop_after_epoch=2)
+    resumed, _ = run(tmp_path / "stopped", config=config, model_seed=5)   # weights come from the checkpoint
+    assert strip_timing(resumed["epochs"]) == strip_timing(whole["epochs"])
+    with pytest.raises(ValueError, match=r"weight_average .* must be in \(0, 1\)"):
+        make_config(weight_average=1.0)
+    plain, _ = run(tmp_path / "plain")        # off by default: nothing averaged, nothing logged
+    assert "avg_test_acc" not in plain["epochs"][-1]

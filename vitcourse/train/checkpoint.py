@@ -74,16 +74,20 @@ def _split_optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict, dict
 
 
 def save_checkpoint(ckpt_dir: str | Path, epoch: int, model: nn.Module,
-                    optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> Path:
+                    optimizer: torch.optim.Optimizer, state: dict[str, Any],
+                    average: nn.Module | None = None) -> Path:
     """Write the checkpoint after ``epoch`` (1-based) and remove older ones; returns the JSON path.
 
-    ``model`` must be the plain module (not DDP- or compile-wrapped), so names have no prefixes.
+    ``model`` must be the plain module (not DDP- or compile-wrapped), so names have no prefixes;
+    ``average``: the weight average's module, when the run keeps one.
     """
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     tensors_path, json_path = _paths(ckpt_dir, epoch)
     opt_tensors, opt_json = _split_optimizer_state(optimizer)
     tensors = {f"model/{k}": v for k, v in model.state_dict().items()} | opt_tensors
+    if average is not None:
+        tensors |= {f"average/{k}": v for k, v in average.state_dict().items()}
     write_safetensors_atomic(tensors_path, tensors)
     write_json_atomic(json_path, {
         "format": FORMAT, "epoch": epoch, "tensors_file": tensors_path.name,
@@ -132,7 +136,8 @@ def read_checkpoint_meta(json_path: str | Path) -> dict[str, Any]:
 
 
 def load_checkpoint(json_path: str | Path, model: nn.Module,
-                    optimizer: torch.optim.Optimizer | None = None) -> dict[str, Any]:
+                    optimizer: torch.optim.Optimizer | None = None,
+                    average: nn.Module | None = None) -> dict[str, Any]:
     """Load weights (and optimizer state) in place; returns the JSON metadata.
 
     Tensors are read with safetensors onto the CPU and copied into the existing parameters,
@@ -158,6 +163,12 @@ def load_checkpoint(json_path: str | Path, model: nn.Module,
     model.load_state_dict(model_sd, strict=True)
     if optimizer is not None:
         _load_optimizer(optimizer, meta["optimizer"], tensors, json_path)
+    if average is not None:
+        saved = {k.removeprefix("average/"): v for k, v in tensors.items() if k.startswith("average/")}
+        if not saved:
+            raise ResumeMismatch(f"{json_path}: the run now keeps a weight average, but this checkpoint "
+                                 "has none (was weight_average added since?). Use a new run_dir.")
+        average.load_state_dict(saved, strict=True)
     return meta
 
 

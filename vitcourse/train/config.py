@@ -46,6 +46,7 @@ class TrainConfig:
     seed: int = 0  # seeds every epoch's dropout / drop-path / global RNG draws
     log_every: int = 50  # steps between progress updates and divergence checks (GPU syncs)
     eval_every: int = 1  # epochs between test passes; the last epoch is always tested
+    weight_average: float | None = None  # EMA decay per step (e.g. 0.999), tested beside the weights
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)  # JSON gives a list back
@@ -68,6 +69,8 @@ class TrainConfig:
             problems.append(f"grad_clip must be positive or None, got {self.grad_clip}")
         if self.eval_every < 1:
             problems.append(f"eval_every must be >= 1, got {self.eval_every}")
+        if self.weight_average is not None and not 0 < self.weight_average < 1:
+            problems.append(f"weight_average (an EMA decay) must be in (0, 1) or None, got {self.weight_average}")
         if self.log_every < 1:
             problems.append(f"log_every must be >= 1, got {self.log_every}")
         if problems:

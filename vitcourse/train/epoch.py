@@ -21,6 +21,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from .average import WeightAverage
 from .distributed import DistContext, all_reduce_sum
 from .optim import Schedule
 from .progress import Progress
@@ -61,6 +62,7 @@ class Engine:
     grad_clip: float | None
     log_every: int
     objective: Objective
+    average: WeightAverage | None = None   # an EMA of the weights, updated after every step
 
     def autocast(self):
         if self.amp:
@@ -158,6 +160,8 @@ def train_one_epoch(engine: Engine, loader, first_step: int, progress: Progress)
         grad_norm = (torch.nn.utils.clip_grad_norm_(params, engine.grad_clip)
                      if engine.grad_clip is not None else no_norm)
         opt.step()
+        if engine.average is not None:
+            engine.average.update()
         meter.add(i, loss.detach(), logits, targets, grad_norm)
         if (i + 1) % engine.log_every == 0:
             meter.check(engine.ctx)  # a sync point, reached by every rank at the same step
@@ -182,9 +186,10 @@ def train_one_epoch(engine: Engine, loader, first_step: int, progress: Progress)
 
 
 @torch.no_grad()
-def evaluate(engine: Engine, loader) -> dict[str, Any]:
-    """Test loss (plain cross-entropy, no smoothing) and accuracy over every rank's shard."""
-    device, net = engine.ctx.device, engine.eval_net
+def evaluate(engine: Engine, loader, net: nn.Module | None = None) -> dict[str, Any]:
+    """Test loss (plain cross-entropy, no smoothing) and accuracy over every rank's shard, of
+    the trained model (or of ``net``, e.g. the weight average)."""
+    device, net = engine.ctx.device, net or engine.eval_net
     net.eval()
     sums = torch.zeros(2, dtype=torch.float64, device=device)  # [loss sum, correct]
     count = 0

@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from . import environment
+from .average import WeightAverage
 from .checkpoint import latest_checkpoint, load_checkpoint, read_checkpoint_meta, save_checkpoint
 from .config import TrainConfig, config_differences
 from .distributed import DistContext, all_reduce_max, barrier, init_distributed
@@ -86,16 +87,18 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model, config, lr_scales)
+    average = WeightAverage(model, config.weight_average) if config.weight_average else None
     command = command or environment.current_command()
     log = _new_log(run_dir, model, config, ctx, command, steps_per_epoch, channels_last, extra_log)
-    start_epoch = _resume_state(run_dir, latest, meta, model, optimizer, log, steps_per_epoch)
+    start_epoch = _resume_state(run_dir, latest, meta, model, optimizer, log, steps_per_epoch, average)
     log.start_segment(start_epoch, command)
     train_net, eval_net = _wrap(model, ctx, config.compile)
     engine = Engine(train_net=train_net, eval_net=eval_net, optimizer=optimizer,
                     schedule=Schedule(config, steps_per_epoch), ctx=ctx,
                     amp=config.amp == "bf16" and use_cuda, channels_last=channels_last,
                     grad_clip=config.grad_clip, log_every=config.log_every,
-                    objective=objective or classification_objective(config.label_smoothing))
+                    objective=objective or classification_objective(config.label_smoothing),
+                    average=average)
     bar = Progress(progress and ctx.is_main)
     if start_epoch:
         bar.note(f"resuming {run_dir} after epoch {start_epoch}/{config.epochs}")
@@ -130,13 +133,17 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
         _sync_buffers(ctx, model)
         tested = (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs
         test_metrics = evaluate(engine, test_loader) if test_loader is not None and tested else NO_TEST
+        if average is not None and test_metrics is not NO_TEST:
+            averaged = evaluate(engine, test_loader, average.model)
+            test_metrics = {**test_metrics, "avg_test_acc": averaged["test_acc"],
+                            "avg_test_loss": averaged["test_loss"]}
 
         last_epoch_time = time.perf_counter() - epoch_start
         metrics = {"epoch": epoch + 1, **train_metrics, **test_metrics, "epoch_time_s": last_epoch_time,
                    "peak_gpu_memory_bytes": _peak_memory(ctx, use_cuda)}
         log.add_epoch(metrics, wall_time())
         save = epoch + 1 == config.epochs or (checkpoint_every > 0 and (epoch + 1) % checkpoint_every == 0)
-        _record_epoch(ctx, log, ckpt_dir, epoch + 1, model, optimizer, config, steps_per_epoch, save)
+        _record_epoch(ctx, log, ckpt_dir, epoch + 1, model, optimizer, config, steps_per_epoch, save, average)
         saved = epoch + 1 if save else saved
         bar.note(_summary(metrics, config.epochs))
         if on_epoch_end is not None:
@@ -196,7 +203,8 @@ def _new_log(run_dir: Path, model: nn.Module, config: TrainConfig, ctx: DistCont
 
 
 def _resume_state(run_dir: Path, latest: Path | None, meta: dict | None, model: nn.Module,
-                  optimizer: torch.optim.Optimizer, log: RunLog, steps_per_epoch: int) -> int:
+                  optimizer: torch.optim.Optimizer, log: RunLog, steps_per_epoch: int,
+                  average: WeightAverage | None = None) -> int:
     """Load the last checkpoint (weights, optimizer, log history); the number of epochs it holds."""
     if meta is None:
         return 0
@@ -206,7 +214,7 @@ def _resume_state(run_dir: Path, latest: Path | None, meta: dict | None, model: 
             f"{run_dir}: the saved run had {saved_steps} batches per epoch, the loader now "
             f"yields {steps_per_epoch} (different data, batch size or number of ranks?). "
             "Use a new run_dir, or the same data and launch to resume.")
-    load_checkpoint(latest, model, optimizer)
+    load_checkpoint(latest, model, optimizer, average.model if average else None)
     log.restore(meta["state"])
     return meta["epoch"]
 
@@ -260,13 +268,14 @@ def _sync_buffers(ctx: DistContext, model: nn.Module) -> None:
 
 def _record_epoch(ctx: DistContext, log: RunLog, ckpt_dir: Path, epochs_done: int, model: nn.Module,
                   optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int,
-                  save: bool = True) -> None:
+                  save: bool = True, average: WeightAverage | None = None) -> None:
     """Rank 0 saves the checkpoint (unless save=False), then the log; every rank waits for both."""
     if ctx.is_main:
         if save:
             state = {"config": config.to_dict(), "steps_per_epoch": steps_per_epoch,
                      "global_step": epochs_done * steps_per_epoch, **log.history()}
-            save_checkpoint(ckpt_dir, epochs_done, model, optimizer, state)
+            save_checkpoint(ckpt_dir, epochs_done, model, optimizer, state,
+                            average.model if average else None)
         # After the checkpoint: the log claims no epoch it cannot resume, except between
         # checkpoints with checkpoint_every > 1 (a resumed run restores the checkpoint's history).
         log.write()

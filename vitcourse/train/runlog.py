@@ -65,6 +65,8 @@ _EPOCH_FIELDS = {
     "train_acc": (lambda v: _number(v, 0, 1), "a number in [0, 1]"),
     "test_acc": (lambda v: _number(v, 0, 1), "a number in [0, 1]"),
     "test_loss": (lambda v: _number(v, None), "a finite number"),
+    "avg_test_acc": (lambda v: _number(v, 0, 1), "a number in [0, 1]"),    # the weight average's
+    "avg_test_loss": (lambda v: _number(v, None), "a finite number"),
     "epoch_time_s": (_number, "a number >= 0"),
     "train_time_s": (_number, "a number >= 0"),
     "eval_time_s": (_number, "a number >= 0"),
@@ -73,7 +75,7 @@ _EPOCH_FIELDS = {
     "test_samples": (_count, "an int >= 0"),
     "train_samples": (_count, "an int >= 0"),
 }
-_NULLABLE = ("test_acc", "test_loss")   # null on epochs without a test pass (test_samples 0)
+_NULLABLE = ("test_acc", "test_loss", "avg_test_acc", "avg_test_loss")   # null on epochs without a test pass (test_samples 0)
 
 
 def _epoch_problems(where: str, e: Any, number: int | None) -> list[str]:
