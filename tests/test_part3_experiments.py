@@ -45,7 +45,7 @@ INGREDIENTS = {
     "mixing": {"data.augment.mixup", "data.augment.cutmix"},
     "label smoothing": {"train.label_smoothing"},
     "stochastic depth": {"model.drop_path"},
-    "longer training": {"train.epochs", "train.warmup_epochs"},
+    "longer training": {"train.epochs", "train.warmup_epochs", "train.weight_average"},   # EMA: measured beside
 }
 
 
