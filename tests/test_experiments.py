@@ -101,6 +101,11 @@ def test_bench_runs_on_cpu_and_reports_ratios(sandbox, tmp_path):
     saved = json.loads(Path(report["path"]).read_text())
     assert saved["device"] and saved["images_per_s"]["timm_eager"] > 0
     assert "vitcourse / timm" in format_report(report)
+    from vitcourse.lab.bench import experiment_model
+    shape, batch = experiment_model("recipe_7_long")          # the headline's ViT, for its own bench
+    assert shape == {"patch_size": 4, "dim": 256, "depth": 9, "heads": 8, "mlp_ratio": 2.0} and batch == 256
+    with pytest.raises(ValueError, match="'inspect_resnet18' trains a resnet18: the bench measures ViTs"):
+        experiment_model("inspect_resnet18")
 
 
 def test_chapter_results_smoke_runs_live_and_prefers_committed_full_results(sandbox, monkeypatch):

@@ -23,11 +23,22 @@ import torch
 from vitcourse.data import AugmentConfig, GpuAugment, TensorLoader
 from vitcourse.light.speed import synchronize, train_images_per_s
 from vitcourse.models import ViT, to_timm
-from vitcourse.train.environment import device_name, git_info, versions
+from vitcourse.train.environment import current_command, device_name, git_info, versions
 
 from . import paths
 
 DEFAULT_MODEL = dict(image_size=32, patch_size=4, num_classes=10, dim=192, depth=6, heads=3, mlp_ratio=2.0)
+SHAPE_KEYS = ("patch_size", "dim", "depth", "heads", "mlp_ratio")   # what sets a ViT's speed
+
+
+def experiment_model(name: str) -> tuple[dict, int]:
+    """(model_kw, batch) of a registered ViT experiment's full profile, to bench its shape."""
+    from .registry import get_experiment
+    spec = get_experiment(name).profile("full")
+    if spec["model"].get("arch", "vit") != "vit":
+        raise ValueError(f"{name!r} trains a {spec['model']['arch']}: the bench measures ViTs; name a ViT "
+                         f"experiment (e.g. recipe_7_long)")
+    return {k: spec["model"][k] for k in SHAPE_KEYS if k in spec["model"]}, spec["train"]["batch_size"]
 
 
 def pipeline_images_per_s(device, batch, steps, augment="deit"):
@@ -130,7 +141,7 @@ def run_bench(device: str | None = None, batch: int | None = None, steps: int | 
         "device": device_name(dev), "device_type": dev.type, "batch": batch, "steps": steps, "rounds": rounds,
         "amp": "bf16" if cuda else "none", "model": cfg, "images_per_s": results, "ratios": ratios,
         "versions": versions(), "git": git_info(),
-        "command": "python -m vitcourse bench" + (f" --device {device}" if device else ""),
+        "command": current_command(),
     }
     out_dir = Path(out_dir) if out_dir else paths.results_root("full") / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)

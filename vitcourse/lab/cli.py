@@ -20,7 +20,7 @@ import torch
 from vitcourse.train.runlog import RUN_LOG, RunLogError
 
 from . import paths
-from .bench import format_report, run_bench
+from .bench import experiment_model, format_report, run_bench
 from .budget import current_rates, experiment_cpu_minutes, experiment_gpu_minutes
 from .calibrate import report
 from .experiment import PROFILES
@@ -222,6 +222,9 @@ def _main(argv: list[str]) -> int:
     bench.add_argument("--steps", type=_positive, default=None)
     bench.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                        help="also measure torch.compile (default: on for CUDA, off for CPU)")
+    bench.add_argument("--experiment", type=_experiment, default=None,
+                       help="bench the ViT shape and batch of this experiment's full profile")
+    bench.add_argument("--out", default=None, help="folder for the report (default: data/results/bench)")
     preflight = sub.add_parser("preflight", help="one-minute check of the GPU-only code paths before a suite")
     preflight.add_argument("--device", type=_device, default=None)
     preflight.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
@@ -314,7 +317,9 @@ def _main(argv: list[str]) -> int:
             print(f"diverged (logged, not retried; delete the run's folder to retry): {summary['diverged']}")
         return 0
     if args.cmd == "bench":
-        print(format_report(run_bench(args.device, args.batch, args.steps, args.compile)))
+        model_kw, batch = experiment_model(args.experiment) if args.experiment else (None, None)
+        print(format_report(run_bench(args.device, args.batch or batch, args.steps, args.compile,
+                                      out_dir=args.out, model_kw=model_kw)))
         return 0
     return 2
 
