@@ -78,8 +78,8 @@ def _attention(device: torch.device) -> str:
 
 def _training(device: torch.device, compile: bool) -> str:
     """A micro ViT and a narrow ResNet train through `fit` with the full profiles' execution
-    settings (bf16, compile, channels-last, class-balanced sampling), stop after two epochs,
-    and resume from the checkpoint to finish the third."""
+    settings (bf16, compile, channels-last, class-balanced sampling, the ViT with a weight
+    average), stop after two epochs, and resume from the checkpoint to finish the third."""
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (512, 3, 32, 32), dtype=torch.uint8, generator=gen)
     labels = torch.randint(0, 10, (512,), generator=gen)
@@ -87,7 +87,7 @@ def _training(device: torch.device, compile: bool) -> str:
     report = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, model, extra in (("vit", ViT(32, patch_size=4, dim=32, depth=1, heads=2, num_classes=10),
-                                    dict(compile=compile)),
+                                    dict(compile=compile, weight_average=0.9)),   # the headline keeps one
                                    ("resnet18", resnet18(width=8), dict(channels_last=True))):
             train = TensorLoader(images, labels, 128, device=device, augment=aug, sampling="class_balanced")
             test = TensorLoader(images[:256], labels[:256], 128, shuffle=False, drop_last=False, device=device,
@@ -101,6 +101,8 @@ def _training(device: torch.device, compile: bool) -> str:
             if first["status"] == "finished" or log["status"] != "finished" or len(log["epochs"]) != 3:
                 raise AssertionError(f"{name}: status {first['status']} then {log['status']}, "
                                      f"{len(log['epochs'])} epochs after resuming")
+            if "weight_average" in extra and log["epochs"][-1].get("avg_test_acc") is None:
+                raise AssertionError(f"{name}: the weight average was not tested after resuming")
             report.append(f"{name} {time.perf_counter() - start:.1f}s ({log['device']['amp']}, "
                           f"compile={log['device']['compile']}, channels_last={log['device']['channels_last']})")
     return "; ".join(report)
