@@ -243,3 +243,18 @@ def test_a_run_stopped_as_the_window_closes_is_partial_even_if_its_log_says_fini
     assert w.outcomes[f"{QUICK[0]} seed 0"] == "stopped at the end of the window" and proc.poll() is not None
     w.pack()
     assert any(n.startswith("partial/") and n.endswith(f"{QUICK[0]}/smoke/seed0/run.json") for n in _archive(tmp_path))
+
+
+def test_nothing_starts_beside_a_whole_window_run(tmp_path, isolated_results, monkeypatch):
+    """The headline has the GPU to itself while it runs, however many workers the window has."""
+    w = window.Window("smoke", 5, tmp_path / "out", workers=2)
+    started = []
+    monkeypatch.setattr(w, "_launch", lambda item, output: started.append(item.name) or object())
+    queue = [window.Planned("recipe_7_long", 0, 0.1, True), window.Planned(QUICK[0], 0, 0.1, False)]
+    running: dict = {}
+    w._start_what_fits(queue, running)
+    assert started == ["recipe_7_long"] and len(running) == 1
+    w._start_what_fits(queue, running)          # the next poll, the headline still running
+    assert started == ["recipe_7_long"] and [p.name for p in queue] == [QUICK[0]]
+    for _, _, output in running.values():
+        output.close()

@@ -203,8 +203,8 @@ class Window:
 
     def _start_what_fits(self, queue: list[Planned], running: dict) -> None:
         for item in list(queue):
-            if len(running) >= self.workers:
-                return
+            if len(running) >= self.workers or any(r[0].whole for r in running.values()):
+                return      # a whole-window run keeps the GPU to itself until it ends
             source = depends_on(item.name, self.profile)
             source_seed = _source_seed(source, self.profile, item.seed) if source else None
             if source is not None and run_status(source, self.profile, source_seed) != "finished":
