@@ -26,6 +26,7 @@ from vitcourse.models import ViT, to_timm
 from vitcourse.train.environment import current_command, device_name, git_info, versions
 
 from . import paths
+from .registry import get_experiment
 
 DEFAULT_MODEL = dict(image_size=32, patch_size=4, num_classes=10, dim=192, depth=6, heads=3, mlp_ratio=2.0)
 SHAPE_KEYS = ("patch_size", "dim", "depth", "heads", "mlp_ratio")   # what sets a ViT's speed
@@ -33,7 +34,6 @@ SHAPE_KEYS = ("patch_size", "dim", "depth", "heads", "mlp_ratio")   # what sets 
 
 def experiment_model(name: str) -> tuple[dict, int]:
     """(model_kw, batch) of a registered ViT experiment's full profile, to bench its shape."""
-    from .registry import get_experiment
     spec = get_experiment(name).profile("full")
     if spec["model"].get("arch", "vit") != "vit":
         raise ValueError(f"{name!r} trains a {spec['model']['arch']}: the bench measures ViTs; name a ViT "
