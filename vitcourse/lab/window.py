@@ -224,8 +224,6 @@ class Window:
             queue.remove(item)
             output = (self.logs / f"{item.name}-seed{item.seed}.log").open("w")
             running[self._launch(item, output)] = (item, time.monotonic(), output)
-            if item.whole:
-                return
 
     @staticmethod
     def _sharing(runs: int) -> float:

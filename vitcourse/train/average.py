@@ -20,12 +20,14 @@ from torch import nn
 
 class WeightAverage:
     def __init__(self, model: nn.Module, decay: float):
-        self.source, self.decay = model, decay
+        self.decay = decay
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        # Collected once: update() runs every step, and loading a checkpoint copies in place.
+        self._averaged, self._trained = list(self.model.parameters()), list(model.parameters())
+        self._buffers = list(zip(self.model.buffers(), model.buffers()))
 
     @torch.no_grad()
     def update(self) -> None:
-        averaged, trained = list(self.model.parameters()), list(self.source.parameters())
-        torch._foreach_lerp_(averaged, trained, 1.0 - self.decay)   # one fused kernel per dtype
-        for mine, theirs in zip(self.model.buffers(), self.source.buffers()):
+        torch._foreach_lerp_(self._averaged, self._trained, 1.0 - self.decay)   # one fused kernel per dtype
+        for mine, theirs in self._buffers:
             mine.copy_(theirs)

@@ -189,7 +189,7 @@ def train_one_epoch(engine: Engine, loader, first_step: int, progress: Progress)
 def evaluate(engine: Engine, loader, net: nn.Module | None = None) -> dict[str, Any]:
     """Test loss (plain cross-entropy, no smoothing) and accuracy over every rank's shard, of
     the trained model (or of ``net``, e.g. the weight average)."""
-    device, net = engine.ctx.device, net or engine.eval_net
+    device, net = engine.ctx.device, engine.eval_net if net is None else net
     net.eval()
     sums = torch.zeros(2, dtype=torch.float64, device=device)  # [loss sum, correct]
     count = 0
