@@ -11,7 +11,7 @@ The last rung ("+ longer training") is the course's headline run: a plain ViT of
 compilation and data loading included, so that it fits one 9.5-minute GPU command with its
 safety margin. Its epoch count comes from the estimate in `budget` (see `FINAL_PLAN_MINUTES`)
 at the rates the first GPU window measured: 180 epochs at the assumed 60 TFLOP/s, but this model
-ran at about 16.5 (eager, two runs sharing the H100; small matrices leave it launch-bound), so the
+ran at about 16.6 (eager, two runs sharing the H100; small matrices leave it launch-bound), so the
 plan is 50 epochs until a window measures the compiled rate of this run alone; then re-plan.
 Expected at 50 epochs: well short of 93% (the 10-epoch rungs reach 49-66%). Published anchors for
 plain ViTs trained from scratch on CIFAR-10: 93.58% (Lee et al.'s ViT baseline, D=192, depth 9,
