@@ -12,8 +12,8 @@ import torch
 
 from vitcourse.lab import chapter as lab
 from vitcourse.lab import get_experiment
-from vitcourse.lab.budget import ASSUMED, estimate_gpu_minutes, experiment_gpu_minutes
-from vitcourse.lab.window import MARGIN as WINDOW_MARGIN
+from vitcourse.lab.budget import ASSUMED, current_rates, estimate_gpu_minutes, experiment_gpu_minutes
+from vitcourse.lab import window
 from vitcourse.models.flops import forward_flops
 from vitcourse.lab.catalog import part3_compare as compare
 from vitcourse.lab.catalog import part3_data_ablations as ablations
@@ -22,6 +22,7 @@ from vitcourse.lab.chapter_results import ChapterResults, chapter_results
 from vitcourse.lab.results import Run, validate_run_log
 from vitcourse.lab.experiment import deep_merge, spec_differences
 from vitcourse.models import resnet18, vit_param_count
+from vitcourse.train.time_budget import PROBE_EPOCHS
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 CHAPTERS = (recipe.CHAPTER, compare.CHAPTER, ablations.CHAPTER)
@@ -45,7 +46,8 @@ INGREDIENTS = {
     "mixing": {"data.augment.mixup", "data.augment.cutmix"},
     "label smoothing": {"train.label_smoothing"},
     "stochastic depth": {"model.drop_path"},
-    "longer training": {"train.epochs", "train.warmup_epochs", "train.weight_average"},   # EMA: measured beside
+    # EMA: measured beside the weights; the time budget decides the epochs
+    "longer training": {"train.epochs", "train.time_budget_min", "train.warmup_epochs", "train.weight_average"},
 }
 
 
@@ -74,13 +76,20 @@ def test_final_rung_is_a_small_plain_vit_that_fits_one_gpu_command():
     model = dict(spec["model"])
     assert model.pop("arch") == "vit" and model.get("patch_embed", "conv") == "conv"   # the paper's embedding
     assert vit_param_count(image_size=32, num_classes=10, **model) <= 10_000_000
-    # At the calibrated rates: each window that measures more re-plans it (this test says when).
-    assert experiment_gpu_minutes(exp) <= recipe.FINAL_PLAN_MINUTES
-    assert recipe.FINAL_PLAN_MINUTES * WINDOW_MARGIN <= 9.5 - 0.5   # fits one command, checks included
-    assert spec["train"]["compile"] and spec["train"]["epochs"] == recipe.FINAL_EPOCHS
-    # The epochs are the FLOP-budget plan, not a guess.
-    assert lab.plan_epochs(spec, recipe.FINAL_PLAN_MINUTES, multiple=10) == recipe.FINAL_EPOCHS, \
-        "the calibration or the budget model changed: re-plan FINAL_EPOCHS in part3_recipe.py"
+    # It trains as many epochs as fit its budget on the GPU it meets (vitcourse.train.time_budget),
+    # so no window's calibration has to guess the compiled rate of this run alone.
+    train = spec["train"]
+    assert train["time_budget_min"] == recipe.FINAL_PLAN_MINUTES and train["epochs"] == recipe.FINAL_MAX_EPOCHS
+    assert train["compile"] and train["warmup_epochs"] >= PROBE_EPOCHS
+    for rates in (ASSUMED, current_rates()):
+        assert experiment_gpu_minutes(exp, rates=rates) == pytest.approx(recipe.FINAL_PLAN_MINUTES + rates.startup_min)
+        # ... a real limit: at these rates the most epochs it may train would take longer
+        unbounded = deep_merge(spec, dict(train=dict(time_budget_min=None)))
+        assert estimate_gpu_minutes(unbounded, rates=rates) > recipe.FINAL_PLAN_MINUTES
+    # One 9.5-minute command: its checks (< 45 s), this run with its allowance, the last pack.
+    [planned] = [p for p in window.plan("full", [recipe.FINAL]) if p.name == recipe.FINAL] or \
+        [window.Planned(recipe.FINAL, 0, experiment_gpu_minutes(exp), True, budgeted=True)]
+    assert planned.budgeted and planned.need_s(1.0) <= 9.5 * 60 - 45 - window.PACK_RESERVE_S
     assert list(chapter_experiments())[0] == recipe.FINAL       # registered first: the headline
 
 
@@ -279,12 +288,13 @@ def test_knob_rows_and_table():
 
 
 def test_plan_epochs_solves_the_budget():
-    spec = get_experiment(recipe.FINAL).profile("full")
-    epochs = lab.plan_epochs(spec, 5.0)
+    spec = get_experiment("recipe_6_stochastic_depth").profile("full")
+    epochs = lab.plan_epochs(spec, 5.0, rates=ASSUMED)
     over = deep_merge(spec, dict(train=dict(epochs=epochs + 1)))
-    assert estimate_gpu_minutes(deep_merge(spec, dict(train=dict(epochs=epochs)))) <= 5.0 < estimate_gpu_minutes(over)
+    planned = deep_merge(spec, dict(train=dict(epochs=epochs)))
+    assert estimate_gpu_minutes(planned, rates=ASSUMED) <= 5.0 < estimate_gpu_minutes(over, rates=ASSUMED)
     with pytest.raises(ValueError, match="not even"):
-        lab.plan_epochs(spec, 0.4)
+        lab.plan_epochs(spec, 0.1, rates=ASSUMED)   # the start-up alone takes 0.1 minutes
 
 
 def test_gather_loads_committed_full_results_without_training(tmp_path, monkeypatch):

@@ -483,3 +483,75 @@ def test_the_weight_average_follows_its_recurrence_is_tested_and_resumes_exactly
         make_config(weight_average=1.0)
     plain, _ = run(tmp_path / "plain")        # off by default: nothing averaged, nothing logged
     assert "avg_test_acc" not in plain["epochs"][-1]
+
+
+# ---- a time budget: as many epochs as fit ----------------------------------------------------
+
+class SlowLoader(InMemoryLoader):
+    """Each batch takes a known time, so an epoch costs what a budget can plan with."""
+
+    def __iter__(self):
+        for batch in super().__iter__():
+            time.sleep(0.04)
+            yield batch
+
+
+def test_a_time_budget_decides_the_epochs_from_its_probe():
+    from vitcourse.train.time_budget import epochs_within, evaluations_between
+    assert evaluations_between(3, 10, 5) == 2 and evaluations_between(3, 12, 5) == 3   # 5, 10, 12
+    assert evaluations_between(3, 11, 5) == 3 and evaluations_between(3, 3, 5) == 0
+    # 100 s in all, 10 spent: ten more epochs of 9 s fit; with a 10 s test pass every 4th epoch and
+    # after the last, six: 54 s + passes after epochs 4, 8, 9 = 84 s (seven: 63 + 30 = 93 s).
+    assert epochs_within(100, 10, 3, 50, 9.0, 0.0, 1) == 13
+    assert epochs_within(100, 10, 3, 50, 9.0, 10.0, 4) == 9
+    assert epochs_within(100, 10, 3, 11, 1.0, 0.0, 1) == 11        # never more than the most
+    assert epochs_within(100, 99, 3, 50, 9.0, 0.0, 1) == 3         # nothing more fits: stop now
+    for bad in (dict(time_budget_min=0.0), dict(time_budget_min=1.0, warmup_epochs=1),
+                dict(time_budget_min=1.0, epochs=3, warmup_epochs=3)):
+        with pytest.raises(ValueError, match="time"):
+            make_config(**bad)
+
+
+def test_a_run_with_a_time_budget_is_the_run_of_the_epochs_it_decided(tmp_path):
+    """Four 0.04 s batches per epoch and a 3 s budget: the run probes 3 epochs, decides how many
+    of at most 40 fit, stays near its budget, and ends with the weights of a plain run of that many
+    epochs (warm-up covers the probe, so no step before the decision depends on it)."""
+    from vitcourse.train.runlog import validate_run_log
+    config = make_config(epochs=40, warmup_epochs=3, time_budget_min=0.05)
+    log, model = run(tmp_path / "budget", loader_cls=SlowLoader, config=config)
+    decided = log["time_budget"]["epochs"]
+    assert 3 < decided < 40 and log["status"] == "finished" and len(log["epochs"]) == decided
+    assert validate_run_log(log) == [] and log["time_budget"]["decided_after_epoch"] == 3
+    slowest = max(e["epoch_time_s"] for e in log["epochs"][1:])
+    assert log["wall_time_s"] <= 3.0 + 2 * slowest, (log["wall_time_s"], log["time_budget"])
+    plain_config = make_config(epochs=decided, warmup_epochs=3)
+    plain, plain_model = run(tmp_path / "plain", config=plain_config)
+    assert strip_timing(plain["epochs"]) == strip_timing(log["epochs"])
+    assert_same_weights(model, plain_model)
+    # Finished: fit returns it as it is; the decision is read back from the log and the checkpoint.
+    again, _ = run(tmp_path / "budget", loader_cls=SlowLoader, config=config, model_seed=5)
+    assert again["time_budget"] == log["time_budget"] and len(again["epochs"]) == decided
+
+
+def test_a_time_budget_survives_stops_before_and_after_its_decision(tmp_path):
+    from vitcourse.train.runlog import validate_run_log
+    config = make_config(epochs=40, warmup_epochs=3, time_budget_min=0.05)
+    first, _ = run(tmp_path / "run", loader_cls=SlowLoader, config=config, stop_after_epoch=2)
+    assert "time_budget" not in first and first["status"] == "running"
+    second, _ = run(tmp_path / "run", loader_cls=SlowLoader, config=config, stop_after_epoch=5)
+    decision = second["time_budget"]      # decided after epoch 3, in the second segment
+    assert decision["decided_after_epoch"] == 3 and second["status"] == "running"
+    last, model = run(tmp_path / "run", loader_cls=SlowLoader, config=config, model_seed=5)
+    assert last["time_budget"] == decision and len(last["epochs"]) == decision["epochs"]
+    assert last["status"] == "finished" and validate_run_log(last) == []
+    _, plain_model = run(tmp_path / "plain", config=make_config(epochs=decision["epochs"], warmup_epochs=3))
+    assert_same_weights(model, plain_model)
+
+
+def test_a_budget_spent_by_the_probe_ends_the_run_after_it(tmp_path):
+    config = make_config(epochs=40, warmup_epochs=3, time_budget_min=1e-4)
+    log, _ = run(tmp_path / "run", config=config)
+    assert log["time_budget"]["epochs"] == 3 and len(log["epochs"]) == 3 and log["status"] == "finished"
+    bad = dict(log, time_budget={**log["time_budget"], "epochs": 41})
+    from vitcourse.train.runlog import validate_run_log
+    assert any("time_budget.epochs" in p for p in validate_run_log(bad))

@@ -258,3 +258,23 @@ def test_nothing_starts_beside_a_whole_window_run(tmp_path, isolated_results, mo
     assert started == ["recipe_7_long"] and [p.name for p in queue] == [QUICK[0]]
     for _, _, output in running.values():
         output.close()
+
+
+def test_a_run_with_a_time_budget_needs_its_budget_not_a_margin(tmp_path, isolated_results, monkeypatch):
+    """The headline trains as many epochs as fit its budget, so the window keeps free its budget and
+    an allowance for the last epoch, not its estimate x MARGIN (which would not fit one command)."""
+    [headline] = [p for p in window.plan("full", ["recipe_7_long"])]
+    assert headline.budgeted and headline.whole
+    from vitcourse.lab.catalog.part3_recipe import FINAL_PLAN_MINUTES
+    assert headline.minutes == pytest.approx(FINAL_PLAN_MINUTES + budget.current_rates().startup_min)
+    expected = 60 * headline.minutes + window.BUDGET_OVERRUN_S + window.PROCESS_S
+    assert headline.need_s(1.0) == headline.need_s(2.0) == pytest.approx(expected)
+    assert 60 * headline.minutes * window.MARGIN + window.PROCESS_S > 9.5 * 60 - 45 - window.PACK_RESERVE_S
+    plain = window.Planned("first_run", 0, 1.0, False)
+    assert plain.need_s(2.0) == pytest.approx(60 * window.MARGIN * 2 + window.PROCESS_S)
+    # A window with too little time left does not start it.
+    w = window.Window("full", 7.5, tmp_path / "out", workers=2)
+    monkeypatch.setattr(w, "_launch", lambda item, output: pytest.fail("must not start"))
+    queue = [headline]
+    w._start_what_fits(queue, {})
+    assert queue == [] and w.outcomes["recipe_7_long seed 0"].startswith("not started")

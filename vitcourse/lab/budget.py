@@ -116,6 +116,7 @@ class CostTerms:
     family: str = "vit"              # the model's arch: rates are measured per family
     augmented_images: float = 0.0    # training images through the GPU augmentation
     augment: str = "none"            # its kind (see augment_kind)
+    time_budget_min: float | None = None   # a run that trains as many epochs as fit this many minutes
 
     def minutes(self, tflops: float = ASSUMED_TFLOPS, startup_min: float = STARTUP_MIN_PER_RUN,
                 compile_min: float = COMPILE_MIN, epoch_s: float = EPOCH_OVERHEAD_S,
@@ -123,7 +124,10 @@ class CostTerms:
         """Minutes at these constants (the defaults are the assumptions)."""
         augment_us = AUGMENT_US_PER_IMAGE[self.augment] if augment_us is None else augment_us
         seconds = self.tflop / tflops + epoch_s * self.epochs + self.augmented_images * augment_us * 1e-6
-        return seconds / 60 + startup_min + (compile_min if self.compile else 0.0)
+        minutes = seconds / 60 + (compile_min if self.compile else 0.0)
+        if self.time_budget_min is not None:   # compilation happens inside the budget
+            minutes = min(minutes, self.time_budget_min)
+        return minutes + startup_min
 
     def estimate(self, rates: Rates) -> float:
         return self.minutes(rates.family_tflops(self.family, self.compile), rates.startup_min, rates.compile_min,
@@ -136,7 +140,17 @@ def cost_terms(spec: dict, train_size: int = CIFAR10_TRAIN, image_size: int = 32
     flops = per_image * (3 * images + CIFAR10_TEST * tests)
     kind = augment_kind(spec["data"].get("augment"))
     return CostTerms(flops / 1e12, spec["train"]["epochs"], bool(spec["train"].get("compile")),
-                     spec["model"].get("arch", "vit"), images if kind != "none" else 0.0, kind)
+                     spec["model"].get("arch", "vit"), images if kind != "none" else 0.0, kind,
+                     spec["train"].get("time_budget_min"))
+
+
+def trained_spec(spec: dict, log: dict) -> dict:
+    """The spec of what a run trained: a run with a time budget as the plain run of the epochs it
+    decided on (what its measured minutes are compared with)."""
+    if "time_budget" not in log:
+        return spec
+    train = {k: v for k, v in spec["train"].items() if k != "time_budget_min"}
+    return {**spec, "train": {**train, "epochs": log["time_budget"]["epochs"]}}
 
 
 def test_passes(train: dict) -> int:

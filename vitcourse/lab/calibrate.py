@@ -58,8 +58,9 @@ def measured_runs(names=None) -> list[Measured]:
     """Every finished, valid full-profile run of the registered experiments (or of `names`)."""
     rows = []
     for name in names or list(EXPERIMENTS):
-        terms = budget.cost_terms(EXPERIMENTS[name].profile("full"))
+        spec = EXPERIMENTS[name].profile("full")
         for run in load_runs(name, "full"):
+            terms = budget.cost_terms(budget.trained_spec(spec, run.log))
             rows.append(Measured(name, run.seed, terms, total_minutes(run), run.log["device"]["name"]))
     return rows
 
@@ -142,11 +143,10 @@ def calibration_from_runs(augment_us: dict[str, float] | None = None, workers: i
     seconds: dict[str, float] = {}
     compiles, startups, overheads, devices = [], [], [], set()
     for name, exp in EXPERIMENTS.items():
-        spec = exp.profile("full")
-        terms = budget.cost_terms(spec)
-        epoch_tflop = terms.tflop / max(terms.epochs, 1)   # TFLOP of one average epoch
-        images = budget.images_per_epoch(spec["data"])
+        images = budget.images_per_epoch(exp.profile("full")["data"])
         for run in load_runs(name, "full"):
+            terms = budget.cost_terms(budget.trained_spec(exp.profile("full"), run.log))
+            epoch_tflop = terms.tflop / max(terms.epochs, 1)   # TFLOP of one average epoch
             epochs = run.log["epochs"]
             steady = epochs[1:] if terms.compile and len(epochs) > 1 else epochs
             aug_s = augment_us.get(terms.augment, 0.0) * 1e-6 * images * len(steady)

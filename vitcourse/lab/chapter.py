@@ -6,7 +6,7 @@ or of Part III needs from the experiments, imported from here.
 Part I and the module chapters of Part II import only the course.
 """
 
-from . import budget
+from . import budget, window
 from .arrays import (best_finished_run, finished_run, load_arrays, mean_confusion, read_distill, read_inspection, read_light,
                      saved_arrays)
 from .budget import current_rates, estimate_gpu_minutes, experiment_cpu_minutes, experiment_gpu_minutes, plan_epochs
@@ -24,11 +24,10 @@ from .runner import command_for, load_trained_model, run_experiment
 from .summaries import (accuracy_at, format_table, knob_rows, steady_epoch_time, steady_images_per_s,
                         summarize, total_minutes)
 from .weights import analysed_model
-from .window import MARGIN as WINDOW_MARGIN
 
 __all__ = [
     "analysed_model", "budget", "estimate_gpu_minutes", "experiment_cpu_minutes", "experiment_gpu_minutes",
-    "plan_epochs", "calibration_report", "current_rates", "WINDOW_MARGIN",
+    "plan_epochs", "calibration_report", "current_rates", "window",
     "best_finished_run", "finished_run", "is_finished", "load_arrays", "run_dir", "mean_confusion", "read_distill", "read_inspection", "read_light", "saved_arrays",
     "prepare_dataset", "part2_first_run", "part3_compare", "part3_data_ablations", "part3_imbalance",
     "part3_inspect", "part3_light", "part3_recipe", "part3_transfer", "ChapterResults", "FigureData",

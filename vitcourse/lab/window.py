@@ -7,8 +7,9 @@ command must turn its minutes into files that can be committed:
 1. a quick check of the machine (preflight without compilation, well under 45 s) and the dataset
    decoded once, so every run's process loads it from the cache;
 2. the pending runs in order of value (the core set of `catalog/core_set.py`, then the rest in
-   suite order), each started only when its estimate x MARGIN fits the time left; a run that needs
-   the whole window (the headline) waits until a calibration makes its estimate trustworthy;
+   suite order), each started only when its estimate x MARGIN fits the time left (a run with a
+   time budget stops itself, so its budget plus BUDGET_OVERRUN_S must fit); a run that needs the
+   whole window (the headline) waits until a calibration makes its estimate trustworthy;
 3. each run in its own process (an out-of-memory error, a failed compilation or a crash ends that
    run, and the next starts), up to `workers` at once on the one GPU;
 4. after every run: the calibration recomputed from the measured logs, the kept weights exported
@@ -44,6 +45,7 @@ from .weights import export_weights
 MARGIN = 1.25          # a run starts only if estimate x MARGIN + PROCESS_S fits the time left
 PROCESS_S = 10.0       # per run, beyond the estimate's start-up: a new process and CUDA context
 PACK_RESERVE_S = 15.0  # kept free at the end for stopping runs and the last pack
+BUDGET_OVERRUN_S = 30.0   # a time-budgeted run past its budget: its last epoch, test pass and export
 ARCHIVE = "results.tgz"
 LOG = "window.log"
 
@@ -54,6 +56,13 @@ class Planned:
     seed: int
     minutes: float     # estimate of one run (one seed)
     whole: bool        # needs a window of its own: never split
+    budgeted: bool = False   # trains as many epochs as fit its time budget (its estimate is exact)
+
+    def need_s(self, sharing: float) -> float:
+        """Seconds to keep free before starting it, beside runs that make it `sharing` x slower."""
+        if self.budgeted:   # it measures its own speed and stops in time, even while sharing
+            return 60 * self.minutes + BUDGET_OVERRUN_S + PROCESS_S
+        return 60 * self.minutes * MARGIN * sharing + PROCESS_S
 
 
 def plan(profile: str, names=None, rates: budget.Rates | None = None) -> list[Planned]:
@@ -73,7 +82,8 @@ def plan(profile: str, names=None, rates: budget.Rates | None = None) -> list[Pl
         spec = EXPERIMENTS[name].profile(profile)
         minutes = (budget.cost_terms(spec).estimate(rates) if profile == "full"
                    else budget.estimate_cpu_minutes(spec))
-        out.append(Planned(name, seed, minutes, EXPERIMENTS[name].whole_job))
+        budgeted = profile == "full" and spec["train"].get("time_budget_min") is not None
+        out.append(Planned(name, seed, minutes, EXPERIMENTS[name].whole_job, budgeted))
     return out
 
 
@@ -213,7 +223,7 @@ class Window:
                 queue.remove(item)
                 self.outcomes[f"{item.name} seed {item.seed}"] = f"skipped: needs {source}, not finished"
                 continue
-            need = 60 * item.minutes * MARGIN * self._sharing(len(running) + 1) + PROCESS_S
+            need = item.need_s(self._sharing(len(running) + 1))
             if item.whole and running:
                 continue            # a whole-window run has the GPU to itself
             if need > self.left():

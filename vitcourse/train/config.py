@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from .time_budget import PROBE_EPOCHS
+
 OPTIMIZERS = ("adamw", "sgd")
 AMP_MODES = ("bf16", "none")
 
@@ -25,7 +27,8 @@ class TrainConfig:
     ``batch_size`` is the *global* batch (all ranks together), the number the paper reports;
     ``vitcourse.data.TensorLoader`` takes it as is and gives each rank its share. ``fit`` records it but
     does not build loaders. ``amp="bf16"`` is honoured on CUDA and ignored on CPU, and
-    ``channels_last`` only on CUDA, so one config runs everywhere.
+    ``channels_last`` only on CUDA, so one config runs everywhere. With ``time_budget_min``,
+    ``epochs`` is the most the run trains; it decides how many fit (``time_budget``).
     """
 
     epochs: int = 10
@@ -47,6 +50,7 @@ class TrainConfig:
     log_every: int = 50  # steps between progress updates and divergence checks (GPU syncs)
     eval_every: int = 1  # epochs between test passes; the last epoch is always tested
     weight_average: float | None = None  # EMA decay per step (e.g. 0.999), tested beside the weights
+    time_budget_min: float | None = None  # train as many epochs (<= epochs) as fit: see time_budget
 
     def __post_init__(self) -> None:
         self.betas = tuple(float(b) for b in self.betas)  # JSON gives a list back
@@ -71,6 +75,14 @@ class TrainConfig:
             problems.append(f"eval_every must be >= 1, got {self.eval_every}")
         if self.weight_average is not None and not 0 < self.weight_average < 1:
             problems.append(f"weight_average (an EMA decay) must be in (0, 1) or None, got {self.weight_average}")
+        if self.time_budget_min is not None:
+            if not self.time_budget_min > 0:
+                problems.append(f"time_budget_min must be a positive number of minutes or None, "
+                                f"got {self.time_budget_min}")
+            if self.epochs <= PROBE_EPOCHS or self.warmup_epochs < PROBE_EPOCHS:
+                problems.append(f"a time budget decides the epochs after a {PROBE_EPOCHS}-epoch probe "
+                                f"inside the warm-up: needs epochs > {PROBE_EPOCHS} and warmup_epochs "
+                                f">= {PROBE_EPOCHS}, got {self.epochs} and {self.warmup_epochs}")
         if self.log_every < 1:
             problems.append(f"log_every must be >= 1, got {self.log_every}")
         if problems:

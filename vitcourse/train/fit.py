@@ -22,7 +22,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from . import environment
+from . import environment, time_budget
 from .average import WeightAverage
 from .checkpoint import latest_checkpoint, load_checkpoint, read_checkpoint_meta, save_checkpoint
 from .config import TrainConfig, config_differences
@@ -91,17 +91,18 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
     command = command or environment.current_command()
     log = _new_log(run_dir, model, config, ctx, command, steps_per_epoch, channels_last, extra_log)
     start_epoch = _resume_state(run_dir, latest, meta, model, optimizer, log, steps_per_epoch, average)
+    run_epochs = planned_epochs(log.data)   # config.epochs, or what its time budget decided
     log.start_segment(start_epoch, command)
     train_net, eval_net = _wrap(model, ctx, config.compile)
     engine = Engine(train_net=train_net, eval_net=eval_net, optimizer=optimizer,
-                    schedule=Schedule(config, steps_per_epoch), ctx=ctx,
+                    schedule=Schedule(config, steps_per_epoch, run_epochs), ctx=ctx,
                     amp=config.amp == "bf16" and use_cuda, channels_last=channels_last,
                     grad_clip=config.grad_clip, log_every=config.log_every,
                     objective=objective or classification_objective(config.label_smoothing),
                     average=average)
     bar = Progress(progress and ctx.is_main)
     if start_epoch:
-        bar.note(f"resuming {run_dir} after epoch {start_epoch}/{config.epochs}")
+        bar.note(f"resuming {run_dir} after epoch {start_epoch}/{run_epochs}")
     if ctx.is_main:
         log.write()
 
@@ -111,9 +112,12 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
         return wall_before + time.perf_counter() - segment_start
 
     last_epoch_time, saved = 0.0, start_epoch
+    probing = config.time_budget_min is not None and "time_budget" not in log.data
+    probe_times: list[tuple[float, float]] = []   # (epoch without test, test) in this segment
+    record_times: list[float] = []                # seconds saving checkpoint and log, ditto
     for epoch in range(start_epoch, config.epochs):  # 0-based here, 1-based in the log
-        if _should_stop(ctx, epoch, start_epoch, stop_after_epoch, time_limit_s,
-                        time.perf_counter() - segment_start, last_epoch_time):
+        if epoch >= run_epochs or _should_stop(ctx, epoch, start_epoch, stop_after_epoch, time_limit_s,
+                                               time.perf_counter() - segment_start, last_epoch_time):
             break
         epoch_start = time.perf_counter()
         seed_epoch(config.seed, epoch, ctx.rank)
@@ -123,7 +127,7 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
         if use_cuda:
             torch.cuda.reset_peak_memory_stats(ctx.device)
 
-        bar.start_epoch(epoch + 1, config.epochs, steps_per_epoch)
+        bar.start_epoch(epoch + 1, run_epochs, steps_per_epoch)
         try:
             train_metrics = train_one_epoch(engine, train_loader, epoch * steps_per_epoch, bar)
         except NonFiniteLoss as bad:
@@ -131,27 +135,37 @@ def fit(model: nn.Module, train_loader, test_loader, config: TrainConfig,
             _on_divergence(ctx, log, run_dir, epoch, bad, wall_time())  # raises TrainingDiverged
         bar.end_epoch()
         _sync_buffers(ctx, model)
-        tested = (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs
+        tested = ((epoch + 1) % config.eval_every == 0 or epoch + 1 == run_epochs
+                  or (probing and epoch < time_budget.PROBE_EPOCHS))
+        test_start = time.perf_counter()
         test_metrics = evaluate(engine, test_loader) if test_loader is not None and tested else NO_TEST
         if average is not None and test_metrics is not NO_TEST:
             averaged = evaluate(engine, test_loader, average.model)
             test_metrics = {**test_metrics, "avg_test_acc": averaged["test_acc"],
                             "avg_test_loss": averaged["test_loss"]}
 
-        last_epoch_time = time.perf_counter() - epoch_start
+        last_epoch_time, test_time = time.perf_counter() - epoch_start, time.perf_counter() - test_start
         metrics = {"epoch": epoch + 1, **train_metrics, **test_metrics, "epoch_time_s": last_epoch_time,
                    "peak_gpu_memory_bytes": _peak_memory(ctx, use_cuda)}
         log.add_epoch(metrics, wall_time())
-        save = epoch + 1 == config.epochs or (checkpoint_every > 0 and (epoch + 1) % checkpoint_every == 0)
+        bar.note(_summary(metrics, run_epochs))
+        if probing:
+            probe_times.append((last_epoch_time - test_time, test_time))
+            if epoch + 1 >= time_budget.PROBE_EPOCHS:
+                run_epochs = _decide_epochs(ctx, log, config, probe_times, record_times, epoch + 1,
+                                            wall_time(), bar)
+                engine.schedule, probing = Schedule(config, steps_per_epoch, run_epochs), False
+        save = epoch + 1 == run_epochs or (checkpoint_every > 0 and (epoch + 1) % checkpoint_every == 0)
+        record_start = time.perf_counter()
         _record_epoch(ctx, log, ckpt_dir, epoch + 1, model, optimizer, config, steps_per_epoch, save, average)
+        record_times.append(time.perf_counter() - record_start)
         saved = epoch + 1 if save else saved
-        bar.note(_summary(metrics, config.epochs))
         if on_epoch_end is not None:
             on_epoch_end(metrics)
 
     if saved < len(log.data["epochs"]):  # stopped early between checkpoints: keep it resumable
         _record_epoch(ctx, log, ckpt_dir, len(log.data["epochs"]), model, optimizer, config, steps_per_epoch)
-    if len(log.data["epochs"]) == config.epochs:
+    if len(log.data["epochs"]) == run_epochs:
         log.set_status("finished")
         if ctx.is_main:
             log.write()
@@ -235,7 +249,31 @@ def _wrap(model: nn.Module, ctx: DistContext, use_compile: bool) -> tuple[nn.Mod
     return train_net, eval_net
 
 
+def planned_epochs(log: dict[str, Any]) -> int:
+    """The epochs a run trains: its config's, or what its time budget decided once it has."""
+    return log.get("time_budget", {}).get("epochs", log["config"]["epochs"])
+
+
 # ---- inside the loop ----------------------------------------------------------------------------
+
+def _decide_epochs(ctx: DistContext, log: RunLog, config: TrainConfig, probe_times: list[tuple[float, float]],
+                   record_times: list[float], done: int, elapsed_s: float, bar: Progress) -> int:
+    """The time budget's decision, logged: an epoch costs the slowest steady one (the segment's
+    first, which compiles, counts only when it is all there is) plus the slowest checkpoint so far.
+    Ranks' clocks differ, so rank 0 decides for all."""
+    steady = probe_times[1:] or probe_times
+    epoch_s = max(t for t, _ in steady) + max(record_times, default=0.0)
+    decision = time_budget.decide(config, elapsed_s, done, epoch_s, max(s for _, s in steady))
+    epochs = torch.tensor([float(decision["epochs"])], device=ctx.device)
+    if ctx.distributed:
+        dist.broadcast(epochs, src=0)
+    decision["epochs"] = int(epochs.item())
+    log.data["time_budget"] = decision
+    bar.note(f"time budget {config.time_budget_min:g} min: {decision['epochs']} epochs fit "
+             f"(at most {config.epochs}; {decision['epoch_s']:.2f} s per epoch, "
+             f"{decision['test_pass_s']:.2f} s per test pass, {elapsed_s:.1f} s spent)")
+    return decision["epochs"]
+
 
 def _should_stop(ctx: DistContext, epoch: int, start_epoch: int, stop_after_epoch: int | None,
                  time_limit_s: float | None, elapsed: float, last_epoch_time: float) -> bool:

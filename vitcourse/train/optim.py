@@ -97,8 +97,9 @@ class Schedule:
     decoupled weight decay included.
     """
 
-    def __init__(self, config: TrainConfig, steps_per_epoch: int):
-        self.total_steps = config.epochs * steps_per_epoch
+    def __init__(self, config: TrainConfig, steps_per_epoch: int, epochs: int | None = None):
+        # ``epochs``: the run's length when it is not config.epochs (a time budget decided it)
+        self.total_steps = (config.epochs if epochs is None else epochs) * steps_per_epoch
         self.warmup_steps = round(config.warmup_epochs * steps_per_epoch)
         self.base_lr, self.min_lr = config.lr, config.min_lr
 

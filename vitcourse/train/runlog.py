@@ -25,7 +25,7 @@ RUN_LOG = "run.json"
 RESERVED = frozenset({
     "format", "status", "config", "command", "seed", "versions", "device", "world_size", "git",
     "started", "updated", "wall_time_s", "segments", "parameters", "trainable_parameters",
-    "steps_per_epoch", "epochs", "final", "divergence",
+    "steps_per_epoch", "epochs", "final", "divergence", "time_budget",
 })
 
 
@@ -34,6 +34,8 @@ def now() -> str:
 
 
 STATUSES = ("running", "finished", "diverged")
+# What a checkpoint keeps of the log; the time budget's decision only once it was made.
+HISTORY = ("started", "wall_time_s", "segments", "epochs", "time_budget")
 # Every log fit writes has these from its first write on; a finished one also its final metrics.
 REQUIRED = ("status", "config", "command", "seed", "versions", "device", "wall_time_s", "epochs")
 REQUIRED_FINISHED = REQUIRED + ("final",)
@@ -132,9 +134,16 @@ def validate_run_log(log: Any) -> list[str]:
         return problems + [f"'epochs' is {epochs!r}, must be a list"]
     for i, e in enumerate(epochs, 1):
         problems += _epoch_problems(f"epoch {i}", e, i)
+    planned_by = "'config.epochs'"
+    if "time_budget" in log:   # a run with a time budget trains the epochs it decided on
+        decided = log["time_budget"].get("epochs") if isinstance(log["time_budget"], dict) else None
+        if not _count(decided, 1) or (planned and decided > planned):
+            problems.append(f"'time_budget.epochs' is {decided!r}, must be an int in 1..config.epochs")
+        else:
+            planned, planned_by = decided, "'time_budget.epochs'"
     if status == "finished":
         if planned and len(epochs) != planned:
-            problems.append(f"finished with {len(epochs)} epochs recorded, 'config.epochs' says {planned}")
+            problems.append(f"finished with {len(epochs)} epochs recorded, {planned_by} says {planned}")
         if "final" in log:
             problems += _epoch_problems("'final'", log["final"], None)
     return problems
@@ -190,13 +199,15 @@ class RunLog:
         })
 
     def restore(self, saved: dict[str, Any]) -> None:
-        """Take the run-level history (metrics, wall time, segments) from a checkpoint."""
-        for key in ("started", "wall_time_s", "segments", "epochs"):
-            self.data[key] = saved[key]
+        """Take the run-level history (metrics, wall time, segments, a time budget's decision)
+        from a checkpoint."""
+        for key in HISTORY:
+            if key in saved:
+                self.data[key] = saved[key]
 
     def history(self) -> dict[str, Any]:
         """What a checkpoint stores so that this log can be rebuilt after a kill."""
-        return {k: self.data[k] for k in ("started", "wall_time_s", "segments", "epochs")}
+        return {k: self.data[k] for k in HISTORY if k in self.data}
 
     def start_segment(self, start_epoch: int, command: str) -> None:
         """One segment per fit call that trains; resumed runs have several."""
