@@ -3,37 +3,67 @@
 import pytest
 
 from vitcourse.lab import budget
-from vitcourse.lab.calibrate import Measured, fit_constants, measured_runs, report
+import numpy as np
+
+from vitcourse.lab.calibrate import Steady, _nonnegative_lstsq, fit_rates, measured_runs, report
 
 
-def _rows(tflops, startup_min, compile_min, epoch_s, noise=0.0):
-    import random
-
-    rng = random.Random(0)
-    rows = []
-    for i, (tflop, epochs, compiled) in enumerate([(30, 6, False), (120, 10, False), (400, 250, True),
-                                                   (15, 120, False), (250, 50, True), (60, 25, False),
-                                                   (90, 10, True)]):
-        terms = budget.CostTerms(tflop, epochs, compiled)
-        minutes = terms.minutes(tflops, startup_min, compile_min, epoch_s) * (1 + noise * rng.uniform(-1, 1))
-        rows.append(Measured(f"run{i}", 0, terms, minutes, "NVIDIA H100 80GB HBM3"))
-    return rows
+def _steady(key, steps, tflop, augment="none", images=0.0, *, step_ms, tflops, augment_us):
+    seconds = steps * step_ms / 1000 + tflop / tflops + images * augment_us.get(augment, 0.0) * 1e-6
+    return Steady(key, steps, tflop, augment, images, seconds)
 
 
-def test_fit_recovers_the_constants_that_made_the_times():
-    fit = fit_constants(_rows(tflops=35.0, startup_min=0.2, compile_min=0.7, epoch_s=0.4))
-    assert fit.tflops == pytest.approx(35.0, rel=1e-6) and fit.startup_min == pytest.approx(0.2, abs=1e-6)
-    assert fit.compile_min == pytest.approx(0.7, abs=1e-6) and fit.epoch_s == pytest.approx(0.4, abs=1e-6)
-    assert fit.rms_error_min < 1e-6 and fit.runs == 7
-    noisy = fit_constants(_rows(35.0, 0.2, 0.7, 0.4, noise=0.03))
-    assert noisy.tflops == pytest.approx(35.0, rel=0.2) and noisy.rms_error_min > 0
+def test_the_fit_tells_the_cost_per_step_from_the_flop_rate_and_the_augmentation():
+    """Runs made from known rates (ViT: 15 ms a step at 70 TFLOP/s; ResNet: 3 ms at 90; RandAugment
+    50 us an image): the fit finds them again, each family its own, the augmentation shared."""
+    truth = dict(vit=(15.0, 70.0), resnet18=(3.0, 90.0))
+    cost = {"light": 1.0, "policy": 50.0}
+    runs = []
+    for key, (ms, rate) in truth.items():
+        for steps, tflop, augment, images in [(1950, 48, "none", 0), (1940, 40, "light", 5e5),
+                                              (1950, 50, "policy", 5e5), (3900, 20, "light", 5e5),
+                                              (970, 90, "policy", 2.5e5)]:
+            runs.append(_steady(key, steps, tflop, augment, images, step_ms=ms, tflops=rate, augment_us=cost))
+    tflops, step_ms, augment_us = fit_rates(runs, {"light": 0.2, "policy": 1.0})
+    for key, (ms, rate) in truth.items():
+        assert step_ms[key] == pytest.approx(ms, rel=1e-3) and tflops[key] == pytest.approx(rate, rel=1e-3)
+    assert augment_us["policy"] == pytest.approx(50.0, rel=1e-3) and augment_us["light"] == pytest.approx(1.0, rel=1e-2)
 
 
-def test_without_compiled_runs_the_compilation_assumption_stays():
-    rows = [r for r in _rows(50.0, 0.1, 0.5, 0.25) if not r.terms.compile]
-    fit = fit_constants(rows)
-    assert fit.compile_min is None and fit.tflops == pytest.approx(50.0, rel=1e-6)
-    assert fit_constants(rows[:3]) is None                 # fewer runs than unknowns + 1
+def test_a_family_with_few_runs_gets_flops_over_seconds_and_free_flops_are_capped():
+    runs = [_steady("vit+compile", 9750, 4800, "policy", 2.5e6, step_ms=0.0, tflops=200.0, augment_us={"policy": 10.0})]
+    # Three eager runs whose time does not depend on their FLOPs at all: launch-bound.
+    runs += [Steady("vit", steps, tflop, "none", 0.0, steps * 0.02) for steps, tflop in [(1000, 10), (2000, 5), (500, 40)]]
+    tflops, step_ms, augment_us = fit_rates(runs, {"policy": 10.0})
+    assert "vit+compile" not in step_ms and tflops["vit+compile"] == pytest.approx(200.0, rel=1e-6)
+    assert step_ms["vit"] == pytest.approx(20.0, rel=1e-6) and tflops["vit"] == budget.H100_PEAK_TFLOPS
+    assert augment_us["policy"] == 10.0          # no fitted run used it: the benchmark's stays
+
+
+def test_the_nonnegative_fit_is_the_constrained_optimum():
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0, 1, (12, 3))
+    b = a @ np.array([2.0, -1.0, 0.5]) + rng.normal(0, 0.01, 12)
+    x = _nonnegative_lstsq(a, b)
+    assert (x >= 0).all() and x[1] == 0.0
+    best = np.sum((a @ x - b) ** 2)
+    for _ in range(2000):                     # no non-negative point does better
+        y = np.clip(x + rng.normal(0, 0.05, 3), 0, None)
+        assert np.sum((a @ y - b) ** 2) >= best - 1e-12
+
+
+def test_estimates_use_the_cost_per_step_of_the_runs_family():
+    rates = budget.Rates({"vit": 70.0}, 0.0, 0.5, 0.0, {"none": 0.0}, step_ms={"vit": 15.0})
+    terms = budget.CostTerms(tflop=42.0, epochs=10, compile=False, steps=1950)
+    assert terms.estimate(rates) == pytest.approx((1950 * 0.015 + 42.0 / 70.0) / 60)
+    compiled = budget.CostTerms(tflop=42.0, epochs=10, compile=True, steps=1950)
+    assert compiled.estimate(rates) == pytest.approx(terms.estimate(rates) + 0.5)   # until measured compiled
+    measured = budget.Rates({"vit": 70.0, "vit+compile": 140.0}, 0.0, 0.5, 0.0, {"none": 0.0},
+                            step_ms={"vit": 15.0, "vit+compile": 2.0})
+    assert compiled.estimate(measured) == pytest.approx((1950 * 0.002 + 42.0 / 140.0) / 60 + 0.5)
+    spec = dict(model=dict(arch="vit", patch_size=4, dim=64, depth=2, heads=2),
+                data=dict(dataset="cifar10", fraction=0.1), train=dict(epochs=3, batch_size=256, eval_every=1))
+    assert budget.cost_terms(spec).steps == pytest.approx(19 * 3 + 3 * 40 / 3)   # 5,000 // 256; 10,000 / 256
 
 
 def test_report_with_and_without_results(isolated_results):
@@ -55,4 +85,4 @@ def test_measured_runs_read_the_logs_of_finished_runs(isolated_results, register
     assert [r.seed for r in rows] == [0, 1] and all(r.minutes > 0 for r in rows)
     assert rows[0].terms == budget.cost_terms(exp.profile("full"))
     text = report([exp.name])
-    assert "_test_calibrate" in text and "measured" in text and "not enough runs" in text
+    assert "_test_calibrate" in text and "measured" in text and "ms per step none" in text

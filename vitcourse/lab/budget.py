@@ -13,14 +13,18 @@ so we assume 60 TFLOP/s in bf16 on an H100 (about 6% of its dense peak). On top 
     checkpoint takes 0.06-0.2 s for the 3-5M-parameter ViTs and 0.2-0.6 s for ResNet-18 with its
     11M; loading the cached dataset and building a model take under 0.2 s together.)
 All of these are assumptions to be replaced by the first measured GPU logs (each run log records
-its setup time, per-epoch times and wall time): `python -m vitcourse calibrate` compares them and
-fits the four constants to the logs.
+its setup time, per-epoch times and wall time): `python -m vitcourse calibrate` compares them, and
+a GPU window fits them to the logs (`calibrate.fit_rates`). The first window added a term the
+assumptions lacked: a fixed cost per training step (launching a small model's many kernels one by
+one from Python), about 15 ms for the course's ViTs, which made its runs twice as long as their
+FLOPs alone predicted.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 from vitcourse.data import PRESETS, long_tailed_counts
 from vitcourse.data.augment import AugmentConfig
@@ -36,6 +40,7 @@ EPOCH_OVERHEAD_S = 0.25
 # GPU augmentation per training image, by kind: crop/flip/jitter ("light") or a RandAugment-style
 # policy (about eight colour ops and a warp per layer, on the whole batch). Assumed until measured.
 AUGMENT_US_PER_IMAGE = {"none": 0.0, "light": 0.2, "policy": 1.0}
+H100_PEAK_TFLOPS = 989.0   # dense bf16: no sustained rate can be higher (a fitted rate's ceiling)
 CIFAR10_TRAIN = 50_000
 CIFAR10_TEST = 10_000
 CALIBRATION_FILE = "calibration.json"   # beside the full-profile run logs, written by a GPU window
@@ -51,13 +56,23 @@ class Rates:
     augment_us: dict[str, float]    # per training image, by augmentation kind
     source: str = "assumed"
     workers: int = 1                # runs that shared the GPU while these rates were measured
+    # Fixed milliseconds per training step on top of its FLOPs, per family: launching a small
+    # model's many kernels one by one. None assumed; fitted where a family's runs show it.
+    step_ms: dict[str, float] = field(default_factory=dict)
 
     def family_tflops(self, family: str, compiled: bool = False) -> float:
         """The family's rate; a compiled run uses the compiled rate ("vit+compile") once one was
         measured, else the eager one (torch.compile is rarely slower)."""
-        if compiled and f"{family}+compile" in self.tflops:
-            return self.tflops[f"{family}+compile"]
-        return self.tflops.get(family, self.tflops.get("default", ASSUMED_TFLOPS))
+        return self.tflops.get(_key(self.tflops, family, compiled), self.tflops.get("default", ASSUMED_TFLOPS))
+
+    def family_step_s(self, family: str, compiled: bool = False) -> float:
+        """Seconds per step beyond the FLOPs, with the same choice of key: a compiled run's own
+        cost once measured, else the eager one (an upper bound: compiling fuses kernels)."""
+        return self.step_ms.get(_key(self.tflops, family, compiled), 0.0) / 1000
+
+
+def _key(table: dict, family: str, compiled: bool) -> str:
+    return f"{family}+compile" if compiled and f"{family}+compile" in table else family
 
 
 ASSUMED = Rates({"default": ASSUMED_TFLOPS}, STARTUP_MIN_PER_RUN, COMPILE_MIN, EPOCH_OVERHEAD_S,
@@ -79,11 +94,13 @@ def current_rates() -> Rates:
         rates = Rates({k: float(v) for k, v in data["tflops"].items()}, float(data["startup_min"]),
                       float(data["compile_min"]), float(data["epoch_s"]),
                       {**AUGMENT_US_PER_IMAGE, **{k: float(v) for k, v in data["augment_us"].items()}},
-                      f"{path.name} ({data['device']}, {data['runs']} runs)", int(data.get("workers", 1)))
+                      f"{path.name} ({data['device']}, {data['runs']} runs)", int(data.get("workers", 1)),
+                      {k: float(v) for k, v in data.get("step_ms", {}).items()})
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"{path} is not a valid calibration ({type(err).__name__}: {err}): restore it "
                          f"from git, or delete it to estimate with the assumed constants.") from None
-    if min(rates.tflops.values(), default=0) <= 0 or min(rates.startup_min, rates.compile_min, rates.epoch_s) < 0:
+    if (min(rates.tflops.values(), default=0) <= 0 or min(rates.step_ms.values(), default=0) < 0
+            or min(rates.startup_min, rates.compile_min, rates.epoch_s) < 0):
         raise ValueError(f"{path}: rates must be positive and times non-negative; restore it from git or "
                          f"delete it to estimate with the assumed constants.")
     return rates
@@ -117,13 +134,15 @@ class CostTerms:
     augmented_images: float = 0.0    # training images through the GPU augmentation
     augment: str = "none"            # its kind (see augment_kind)
     time_budget_min: float | None = None   # a run that trains as many epochs as fit this many minutes
+    steps: float = 0.0   # training steps, plus test batches at a third (forward only)
 
     def minutes(self, tflops: float = ASSUMED_TFLOPS, startup_min: float = STARTUP_MIN_PER_RUN,
                 compile_min: float = COMPILE_MIN, epoch_s: float = EPOCH_OVERHEAD_S,
-                augment_us: float | None = None) -> float:
+                augment_us: float | None = None, step_s: float = 0.0) -> float:
         """Minutes at these constants (the defaults are the assumptions)."""
         augment_us = AUGMENT_US_PER_IMAGE[self.augment] if augment_us is None else augment_us
-        seconds = self.tflop / tflops + epoch_s * self.epochs + self.augmented_images * augment_us * 1e-6
+        seconds = (self.tflop / tflops + self.steps * step_s + epoch_s * self.epochs
+                   + self.augmented_images * augment_us * 1e-6)
         minutes = seconds / 60 + (compile_min if self.compile else 0.0)
         if self.time_budget_min is not None:   # compilation happens inside the budget
             minutes = min(minutes, self.time_budget_min)
@@ -131,7 +150,8 @@ class CostTerms:
 
     def estimate(self, rates: Rates) -> float:
         return self.minutes(rates.family_tflops(self.family, self.compile), rates.startup_min, rates.compile_min,
-                            rates.epoch_s, rates.augment_us.get(self.augment, 0.0))
+                            rates.epoch_s, rates.augment_us.get(self.augment, 0.0),
+                            rates.family_step_s(self.family, self.compile))
 
 
 def cost_terms(spec: dict, train_size: int = CIFAR10_TRAIN, image_size: int = 32) -> CostTerms:
@@ -139,9 +159,13 @@ def cost_terms(spec: dict, train_size: int = CIFAR10_TRAIN, image_size: int = 32
     images, tests, per_image = _passes(spec, train_size, image_size)
     flops = per_image * (3 * images + CIFAR10_TEST * tests)
     kind = augment_kind(spec["data"].get("augment"))
-    return CostTerms(flops / 1e12, spec["train"]["epochs"], bool(spec["train"].get("compile")),
+    train = spec["train"]
+    batch = train["batch_size"]
+    steps = (images_per_epoch(spec["data"], train_size) // batch * train["epochs"]   # last batch dropped
+             + tests * math.ceil(CIFAR10_TEST / batch) / 3)
+    return CostTerms(flops / 1e12, train["epochs"], bool(train.get("compile")),
                      spec["model"].get("arch", "vit"), images if kind != "none" else 0.0, kind,
-                     spec["train"].get("time_budget_min"))
+                     train.get("time_budget_min"), steps)
 
 
 def trained_spec(spec: dict, log: dict) -> dict:

@@ -1,14 +1,17 @@
 """Measure the GPU-time estimate's rates from run logs, and check the estimate against them.
 
-`budget` turns each run's FLOPs, epochs and compile flag into minutes with a few rates (sustained
-TFLOP/s per model family, start-up, compilation, per-epoch overhead, augmentation). They are
-assumptions until a GPU window writes data/results/calibration.json from its finished runs
-(`write_calibration`); the budget reads that file from then on. `python -m vitcourse calibrate`
-lists, per run, the estimate at the assumed and at the calibrated rates beside the measured
-minutes (set-up plus training wall time, from the logs), with a least-squares fit of one rate
-for all families as a cross-check:
+`budget` turns each run's FLOPs, steps, epochs and compile flag into minutes with a few rates
+(per model family a sustained TFLOP/s and a fixed cost per step, then start-up, compilation,
+per-epoch overhead and augmentation per image). They are assumptions until a GPU window writes
+data/results/calibration.json from its finished runs (`write_calibration`); the budget reads that
+file from then on. The first window showed why a FLOP rate alone does not do: its small ViTs took
+about 15 ms per step whatever the batch size, the time Python needs to launch their kernels one by
+one, so per step
 
-    measured seconds = tflop / rate + epochs * epoch_s + startup_s + compiled * compile_s
+    seconds = step_s + tflop_per_step / rate     (per family, fitted; `fit_rates`)
+
+`python -m vitcourse calibrate` lists, per run, the estimate at the assumed and at the calibrated
+rates beside the measured minutes (set-up plus training wall time, from the logs).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,20 +43,6 @@ class Measured:
     device: str
 
 
-@dataclass(frozen=True)
-class Fit:
-    tflops: float
-    startup_min: float
-    compile_min: float | None   # None: no compiled run to fit it from (the assumption stays)
-    epoch_s: float
-    runs: int
-    rms_error_min: float
-
-    def minutes(self, terms: budget.CostTerms) -> float:
-        compile_min = budget.COMPILE_MIN if self.compile_min is None else self.compile_min
-        return terms.minutes(self.tflops, self.startup_min, compile_min, self.epoch_s)
-
-
 def measured_runs(names=None) -> list[Measured]:
     """Every finished, valid full-profile run of the registered experiments (or of `names`)."""
     rows = []
@@ -63,27 +52,6 @@ def measured_runs(names=None) -> list[Measured]:
             terms = budget.cost_terms(budget.trained_spec(spec, run.log))
             rows.append(Measured(name, run.seed, terms, total_minutes(run), run.log["device"]["name"]))
     return rows
-
-
-def fit_constants(rows: list[Measured]) -> Fit | None:
-    """Least-squares constants from measured runs; None with fewer runs than unknowns."""
-    compiled = any(r.terms.compile for r in rows) and not all(r.terms.compile for r in rows)
-    columns = 4 if compiled else 3
-    if len(rows) < columns + 1:
-        return None
-    a = np.array([[r.terms.tflop, r.terms.epochs, 1.0] + ([float(r.terms.compile)] if compiled else [])
-                  for r in rows])
-    b = np.array([60.0 * r.minutes - (0.0 if compiled else 60.0 * budget.COMPILE_MIN * r.terms.compile)
-                  for r in rows])
-    coef, *_ = np.linalg.lstsq(a, b, rcond=None)
-    seconds_per_tflop, epoch_s, startup_s = coef[:3]
-    if seconds_per_tflop <= 0:
-        return None   # the FLOP term is not identifiable from these runs
-    fit = Fit(tflops=1.0 / seconds_per_tflop, startup_min=startup_s / 60,
-              compile_min=coef[3] / 60 if compiled else None, epoch_s=float(epoch_s), runs=len(rows),
-              rms_error_min=0.0)
-    error = np.sqrt(np.mean([(fit.minutes(r.terms) - r.minutes) ** 2 for r in rows]))
-    return replace(fit, rms_error_min=float(error))
 
 
 def report(names=None) -> str:
@@ -104,17 +72,16 @@ def report(names=None) -> str:
     lines.append(f"assumed: {budget.ASSUMED_TFLOPS:g} TFLOP/s, start-up {budget.STARTUP_MIN_PER_RUN} min, "
                  f"compilation {budget.COMPILE_MIN} min, {budget.EPOCH_OVERHEAD_S} s per epoch")
     rate_text = ", ".join(f"{family} {tflops:g}" for family, tflops in rates.tflops.items())
-    lines.append(f"calibrated ({rates.source}): TFLOP/s {rate_text}; start-up {rates.startup_min:.3f} min, "
-                 f"compilation {rates.compile_min:.2f} min, {rates.epoch_s:.3f} s per epoch, "
-                 f"measured with {rates.workers} run(s) sharing the GPU")
-    fit = fit_constants(rows)
-    if fit is None:
-        lines.append("least-squares cross-check: not enough runs (or too alike) to fit the constants yet")
-    else:
-        compile_text = "no compiled run to fit" if fit.compile_min is None else f"{fit.compile_min:.2f} min"
-        lines.append(f"least-squares cross-check (one rate for all families): {fit.tflops:.1f} TFLOP/s, start-up "
-                     f"{fit.startup_min:.2f} min, compilation {compile_text}, {fit.epoch_s:.2f} s per epoch "
-                     f"(rms error {fit.rms_error_min:.2f} min over {fit.runs} runs)")
+    steps = ", ".join(f"{family} {ms:g}" for family, ms in rates.step_ms.items()) or "none"
+    lines.append(f"calibrated ({rates.source}): TFLOP/s {rate_text}; ms per step {steps}; start-up "
+                 f"{rates.startup_min:.3f} min, compilation {rates.compile_min:.2f} min, {rates.epoch_s:.3f} s "
+                 f"per epoch, measured with {rates.workers} run(s) sharing the GPU")
+    if rates.source != "assumed":
+        errors = [(r.minutes / r.terms.estimate(rates), r.experiment) for r in rows]
+        rms = np.sqrt(np.mean([(r.terms.estimate(rates) - r.minutes) ** 2 for r in rows]))
+        low, high = min(errors), max(errors)
+        lines.append(f"calibrated estimate: rms error {rms:.2f} min; measured/estimated from {low[0]:.2f} "
+                     f"({low[1]}) to {high[0]:.2f} ({high[1]})")
     return "\n".join(lines)
 
 
@@ -132,38 +99,103 @@ def measure_augmentation(device: str | torch.device) -> dict[str, float]:
             for kind, preset in AUGMENT_PRESETS.items()}
 
 
-def calibration_from_runs(augment_us: dict[str, float] | None = None, workers: int = 1) -> dict | None:
-    """The rates measured by the finished full-profile runs, as `budget.Rates` reads them:
-    per model family, eager and compiled apart ("vit", "vit+compile"), FLOPs over steady training
-    and test time (compilation's first epoch left out, the augmentation's measured cost taken off),
-    at `workers` runs sharing the GPU (the window's setting, recorded); compilation as the first epoch's excess
-    over the steady median; start-up and per-epoch overhead as medians. None without runs."""
-    augment_us = {**budget.AUGMENT_US_PER_IMAGE, **(augment_us or {})}
+@dataclass(frozen=True)
+class Steady:
+    """One run's steady epochs (compilation's first epoch left out): what the rates are fitted to."""
+    key: str             # "vit", or "vit+compile" for a compiled run
+    steps: float
+    tflop: float
+    augment: str         # the augmentation kind (budget.augment_kind)
+    augmented_images: float
+    seconds: float
+
+
+MIN_RUNS_PER_STEP_FIT = 3   # a family's per-step cost and FLOP rate are told apart from this many runs
+
+
+def fit_rates(runs: list[Steady], augment_us: dict[str, float]) -> tuple[dict, dict, dict]:
+    """(TFLOP/s, ms per step, us per augmented image) that explain the runs' steady seconds,
+    all >= 0: a non-negative least-squares fit over the families with enough runs, each with its
+    own per-step cost and FLOP rate, and one augmentation cost per kind shared by all. A family with
+    fewer runs gets FLOPs over seconds (the fitted or the given augmentation cost taken off), no
+    per-step cost. A FLOP term the fit finds free is capped at the H100's dense bf16 peak."""
+    counts: dict[str, int] = {}
+    for r in runs:
+        counts[r.key] = counts.get(r.key, 0) + 1
+    fitted_keys = sorted(k for k, n in counts.items() if n >= MIN_RUNS_PER_STEP_FIT)
+    inside = [r for r in runs if r.key in fitted_keys]
+    kinds = sorted({r.augment for r in inside if r.augmented_images > 0})
+    columns = [(k, term) for k in fitted_keys for term in ("steps", "tflop")] + [("augment", k) for k in kinds]
+    a = np.array([[(r.steps if term == "steps" else r.tflop) if r.key == key else
+                   (r.augmented_images if key == "augment" and term == r.augment else 0.0)
+                   for key, term in columns] for r in inside]).reshape(len(inside), len(columns))
+    x = _nonnegative_lstsq(a, np.array([r.seconds for r in inside]))
+    value = dict(zip(columns, x))
+    augment_us = {**augment_us, **{k: round(1e6 * value[("augment", k)], 3) for k in kinds}}
+    tflops, step_ms = {}, {}
+    for key in fitted_keys:
+        tflops[key] = round(min(1.0 / max(value[(key, "tflop")], 1e-12), budget.H100_PEAK_TFLOPS), 3)
+        step_ms[key] = round(1000 * value[(key, "steps")], 3)
     flop: dict[str, float] = {}
     seconds: dict[str, float] = {}
+    for r in runs:
+        if r.key not in fitted_keys:
+            flop[r.key] = flop.get(r.key, 0.0) + r.tflop
+            seconds[r.key] = seconds.get(r.key, 0.0) + max(
+                r.seconds - augment_us.get(r.augment, 0.0) * 1e-6 * r.augmented_images, 1e-9)
+    tflops.update({key: round(flop[key] / seconds[key], 3) for key in flop})
+    return tflops, step_ms, augment_us
+
+
+def _nonnegative_lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """argmin |a x - b| over x >= 0, exactly: the best least-squares fit over every subset of the
+    columns whose solution is non-negative (a handful of columns; no SciPy on the GPU machine)."""
+    n = a.shape[1]
+    scale = np.maximum(np.linalg.norm(a, axis=0), 1e-30)   # columns differ by orders of magnitude
+    best, best_x = np.inf, np.zeros(n)
+    for mask in range(1, 2 ** n):
+        cols = [j for j in range(n) if mask >> j & 1]
+        sub, *_ = np.linalg.lstsq(a[:, cols] / scale[cols], b, rcond=None)
+        if (sub < 0).any():
+            continue
+        x = np.zeros(n)
+        x[cols] = sub / scale[cols]
+        residual = float(np.sum((a @ x - b) ** 2))
+        if residual < best:
+            best, best_x = residual, x
+    return best_x
+
+
+def calibration_from_runs(augment_us: dict[str, float] | None = None, workers: int = 1) -> dict | None:
+    """The rates measured by the finished full-profile runs, as `budget.Rates` reads them: per
+    model family, eager and compiled apart ("vit", "vit+compile"), a FLOP rate and a fixed cost per
+    step, with the augmentation's cost per image, fitted to steady training and test time
+    (`fit_rates`; `augment_us`, the benchmark's, stands for a kind no run used), at `workers`
+    runs sharing the GPU (the window's setting, recorded); compilation as the first epoch's excess
+    over the steady median; start-up and per-epoch overhead as medians. None without runs."""
+    augment_us = {**budget.AUGMENT_US_PER_IMAGE, **(augment_us or {})}
+    steady_runs: list[Steady] = []
     compiles, startups, overheads, devices = [], [], [], set()
     for name, exp in EXPERIMENTS.items():
-        images = budget.images_per_epoch(exp.profile("full")["data"])
         for run in load_runs(name, "full"):
             terms = budget.cost_terms(budget.trained_spec(exp.profile("full"), run.log))
-            epoch_tflop = terms.tflop / max(terms.epochs, 1)   # TFLOP of one average epoch
             epochs = run.log["epochs"]
             steady = epochs[1:] if terms.compile and len(epochs) > 1 else epochs
-            aug_s = augment_us.get(terms.augment, 0.0) * 1e-6 * images * len(steady)
+            share = len(steady) / max(terms.epochs, 1)   # of the run's steps, FLOPs and images
             key = f"{terms.family}+compile" if terms.compile else terms.family
-            flop[key] = flop.get(key, 0.0) + epoch_tflop * len(steady)
-            seconds[key] = seconds.get(key, 0.0) + max(
-                sum(e["epoch_time_s"] for e in steady) - aug_s, 1e-9)
+            steady_runs.append(Steady(key, terms.steps * share, terms.tflop * share, terms.augment,
+                                      terms.augmented_images * share, sum(e["epoch_time_s"] for e in steady)))
             if terms.compile and len(epochs) > 2:
                 compiles.append(epochs[0]["epoch_time_s"] - statistics.median(e["epoch_time_s"] for e in epochs[1:]))
             startups.append(run.log.get("setup_time_s", 0.0))
             overheads.append(max(run.log["wall_time_s"] - sum(e["epoch_time_s"] for e in epochs), 0.0) / len(epochs))
             devices.add(run.log["device"]["name"])
-    if not flop:
+    if not steady_runs:
         return None
+    tflops, step_ms, augment_us = fit_rates(steady_runs, augment_us)
     return {"device": ", ".join(sorted(devices)), "runs": len(startups),
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "tflops": {family: round(flop[family] / seconds[family], 3) for family in flop},
+            "tflops": tflops, "step_ms": step_ms,
             "startup_min": round(statistics.median(startups) / 60, 4),
             "compile_min": round(statistics.median(compiles) / 60, 4) if compiles else budget.COMPILE_MIN,
             "epoch_s": round(statistics.median(overheads), 4),
