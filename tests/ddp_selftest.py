@@ -33,7 +33,8 @@ def synthetic_data(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
     return images[:TRAIN_SIZE], labels[:TRAIN_SIZE], images[TRAIN_SIZE:], labels[TRAIN_SIZE:]
 
 
-def selftest_parts(epochs: int = 3, seed: int = 0, device: str | None = None):
+def selftest_parts(epochs: int = 3, seed: int = 0, device: str | None = None,
+                   time_budget_min: float | None = None):
     """(model, train loader, test loader, config) sharded for this process's rank."""
     ctx = init_distributed(device)
     x_train, y_train, x_test, y_test = synthetic_data(seed)
@@ -45,8 +46,9 @@ def selftest_parts(epochs: int = 3, seed: int = 0, device: str | None = None):
     seed_everything(seed)  # identical initial weights on every rank
     model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 32), nn.GELU(),
                           nn.LayerNorm(32), nn.Linear(32, NUM_CLASSES))
-    config = TrainConfig(epochs=epochs, batch_size=GLOBAL_BATCH, lr=3e-3, warmup_epochs=1,
-                         label_smoothing=0.1, grad_clip=1.0, seed=seed)
+    config = TrainConfig(epochs=epochs, batch_size=GLOBAL_BATCH, lr=3e-3,
+                         warmup_epochs=1 if time_budget_min is None else 3,
+                         label_smoothing=0.1, grad_clip=1.0, seed=seed, time_budget_min=time_budget_min)
     return model, train, test, config
 
 
@@ -57,14 +59,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu", help="cpu (gloo) or cuda (nccl)")
     parser.add_argument("--stop-after-epoch", type=int, default=None,
                         help="return early (status 'running'); run again to resume")
+    parser.add_argument("--time-budget-min", type=float, default=None,
+                        help="train as many of --epochs as fit (rank 0 decides for all)")
     args = parser.parse_args(argv)
-    model, train, test, config = selftest_parts(args.epochs, device=args.device)
+    model, train, test, config = selftest_parts(args.epochs, device=args.device,
+                                                time_budget_min=args.time_budget_min)
     log = fit(model, train, test, config, args.run_dir, progress=False,
               stop_after_epoch=args.stop_after_epoch)
     ctx = init_distributed(args.device)
     last = log["epochs"][-1]
     print(f"rank {ctx.rank}/{ctx.world_size}: status {log['status']}, test acc "
-          f"{last['test_acc']:.3f} over {last['test_samples']} samples", flush=True)
+          f"{last['test_acc']:.3f} over {last['test_samples']} samples, {len(log['epochs'])} epochs",
+          flush=True)
     shutdown_distributed()
 
 

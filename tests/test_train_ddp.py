@@ -60,3 +60,13 @@ def test_two_processes_train_like_one_and_resume(tmp_path):
     assert ddp_weights.keys() == single_weights.keys()
     for key in ddp_weights:
         torch.testing.assert_close(ddp_weights[key], single_weights[key], rtol=1e-5, atol=1e-6)
+
+
+def test_ranks_train_the_epochs_rank_0s_time_budget_decided(tmp_path):
+    """A budget the 3-epoch probe already spends: every rank stops after the probe, in step (a rank
+    that went on alone would hang its next all-reduce)."""
+    out = torchrun(tmp_path / "ddp", "--epochs", "20", "--time-budget-min", "0.0001")
+    assert "rank 0/2: status finished" in out and "rank 1/2: status finished" in out
+    assert out.count(", 3 epochs") == 2
+    log = read_run_log(tmp_path / "ddp")
+    assert log["time_budget"]["epochs"] == 3 and len(log["epochs"]) == 3
