@@ -31,13 +31,20 @@ def test_the_fit_tells_the_cost_per_step_from_the_flop_rate_and_the_augmentation
 
 
 def test_a_family_with_few_runs_gets_flops_over_seconds_and_free_flops_are_capped():
-    runs = [_steady("vit+compile", 9750, 4800, "policy", 2.5e6, step_ms=0.0, tflops=200.0, augment_us={"policy": 10.0})]
+    # One compiled run with compiled RandAugment (49 s: 24 of FLOPs at 200 TFLOP/s, 25 of augmentation).
+    compiled = _steady("vit+compile", 9750, 4800, "policy+compile", 2.5e6, step_ms=0.0, tflops=200.0,
+                       augment_us={"policy+compile": 10.0})
     # Three eager runs whose time does not depend on their FLOPs at all: launch-bound.
-    runs += [Steady("vit", steps, tflop, "none", 0.0, steps * 0.02) for steps, tflop in [(1000, 10), (2000, 5), (500, 40)]]
-    tflops, step_ms, augment_us = fit_rates(runs, {"policy": 10.0})
-    assert "vit+compile" not in step_ms and tflops["vit+compile"] == pytest.approx(200.0, rel=1e-6)
+    runs = [compiled] + [Steady("vit", steps, tflop, "none", 0.0, steps * 0.02)
+                         for steps, tflop in [(1000, 10), (2000, 5), (500, 40)]]
+    tflops, step_ms, augment_us = fit_rates(runs, {"policy": 52.0})
+    # The compiled run's augmentation was never measured alone: it stays in its rate, counted once.
+    assert "vit+compile" not in step_ms and tflops["vit+compile"] == pytest.approx(4800 / 49.0, rel=1e-4)
+    assert augment_us["policy+compile"] == 0.0 and augment_us["policy"] == 52.0   # eager: the benchmark's
     assert step_ms["vit"] == pytest.approx(20.0, rel=1e-6) and tflops["vit"] == budget.H100_PEAK_TFLOPS
-    assert augment_us["policy"] == 10.0          # no fitted run used it: the benchmark's stays
+    rates = budget.Rates(tflops, 0.0, 0.0, 0.0, augment_us, step_ms=step_ms)
+    terms = budget.CostTerms(4800, 50, True, "vit", 2.5e6, "policy", steps=9750)
+    assert terms.estimate(rates) * 60 == pytest.approx(49.0, rel=1e-4)        # the run, estimated back
 
 
 def test_the_nonnegative_fit_is_the_constrained_optimum():

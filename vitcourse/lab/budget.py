@@ -149,9 +149,11 @@ class CostTerms:
         return minutes + startup_min
 
     def estimate(self, rates: Rates) -> float:
+        augment_us = rates.augment_us.get(self.augment, 0.0)
+        if self.compile:   # compiled augmentation, once measured (else the eager cost: an upper bound)
+            augment_us = rates.augment_us.get(f"{self.augment}+compile", augment_us)
         return self.minutes(rates.family_tflops(self.family, self.compile), rates.startup_min, rates.compile_min,
-                            rates.epoch_s, rates.augment_us.get(self.augment, 0.0),
-                            rates.family_step_s(self.family, self.compile))
+                            rates.epoch_s, augment_us, rates.family_step_s(self.family, self.compile))
 
 
 def cost_terms(spec: dict, train_size: int = CIFAR10_TRAIN, image_size: int = 32) -> CostTerms:

@@ -105,7 +105,7 @@ class Steady:
     key: str             # "vit", or "vit+compile" for a compiled run
     steps: float
     tflop: float
-    augment: str         # the augmentation kind (budget.augment_kind)
+    augment: str         # the augmentation kind (budget.augment_kind), "+compile" for a compiled run
     augmented_images: float
     seconds: float
 
@@ -116,9 +116,12 @@ MIN_RUNS_PER_STEP_FIT = 3   # a family's per-step cost and FLOP rate are told ap
 def fit_rates(runs: list[Steady], augment_us: dict[str, float]) -> tuple[dict, dict, dict]:
     """(TFLOP/s, ms per step, us per augmented image) that explain the runs' steady seconds,
     all >= 0: a non-negative least-squares fit over the families with enough runs, each with its
-    own per-step cost and FLOP rate, and one augmentation cost per kind shared by all. A family with
-    fewer runs gets FLOPs over seconds (the fitted or the given augmentation cost taken off), no
-    per-step cost. A FLOP term the fit finds free is capped at the H100's dense bf16 peak."""
+    own per-step cost and FLOP rate, and one augmentation cost per kind shared by all (compiled
+    augmentation, "policy+compile", is a kind of its own). A family with fewer runs gets FLOPs over
+    seconds, no per-step cost: the eager augmentation's cost (fitted, or the benchmark's) is taken
+    off first; a compiled one's, never measured alone, stays in the rate and is recorded as 0 so
+    that estimates do not count it twice. A FLOP term the fit finds free is capped at the H100's
+    dense bf16 peak."""
     counts: dict[str, int] = {}
     for r in runs:
         counts[r.key] = counts.get(r.key, 0) + 1
@@ -144,6 +147,9 @@ def fit_rates(runs: list[Steady], augment_us: dict[str, float]) -> tuple[dict, d
             seconds[r.key] = seconds.get(r.key, 0.0) + max(
                 r.seconds - augment_us.get(r.augment, 0.0) * 1e-6 * r.augmented_images, 1e-9)
     tflops.update({key: round(flop[key] / seconds[key], 3) for key in flop})
+    for r in runs:   # compiled augmentation not fitted: its cost is inside that family's rate
+        if r.augmented_images > 0 and r.augment not in augment_us:
+            augment_us[r.augment] = 0.0
     return tflops, step_ms, augment_us
 
 
@@ -183,7 +189,8 @@ def calibration_from_runs(augment_us: dict[str, float] | None = None, workers: i
             steady = epochs[1:] if terms.compile and len(epochs) > 1 else epochs
             share = len(steady) / max(terms.epochs, 1)   # of the run's steps, FLOPs and images
             key = f"{terms.family}+compile" if terms.compile else terms.family
-            steady_runs.append(Steady(key, terms.steps * share, terms.tflop * share, terms.augment,
+            augment = f"{terms.augment}+compile" if terms.compile else terms.augment
+            steady_runs.append(Steady(key, terms.steps * share, terms.tflop * share, augment,
                                       terms.augmented_images * share, sum(e["epoch_time_s"] for e in steady)))
             if terms.compile and len(epochs) > 2:
                 compiles.append(epochs[0]["epoch_time_s"] - statistics.median(e["epoch_time_s"] for e in epochs[1:]))
