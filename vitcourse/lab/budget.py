@@ -40,7 +40,7 @@ EPOCH_OVERHEAD_S = 0.25
 # GPU augmentation per training image, by kind: crop/flip/jitter ("light") or a RandAugment-style
 # policy (about eight colour ops and a warp per layer, on the whole batch). Assumed until measured.
 AUGMENT_US_PER_IMAGE = {"none": 0.0, "light": 0.2, "policy": 1.0}
-H100_PEAK_TFLOPS = 989.0   # dense bf16: no sustained rate can be higher (a fitted rate's ceiling)
+H100_PEAK_TFLOPS = 989.0   # dense bf16: a fitted rate above it is no measurement (the assumption stays)
 CIFAR10_TRAIN = 50_000
 CIFAR10_TEST = 10_000
 CALIBRATION_FILE = "calibration.json"   # beside the full-profile run logs, written by a GPU window

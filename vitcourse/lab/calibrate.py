@@ -120,8 +120,9 @@ def fit_rates(runs: list[Steady], augment_us: dict[str, float]) -> tuple[dict, d
     augmentation, "policy+compile", is a kind of its own). A family with fewer runs gets FLOPs over
     seconds, no per-step cost: the eager augmentation's cost (fitted, or the benchmark's) is taken
     off first; a compiled one's, never measured alone, stays in the rate and is recorded as 0 so
-    that estimates do not count it twice. A FLOP term the fit finds free is capped at the H100's
-    dense bf16 peak."""
+    that estimates do not count it twice. Where a family's runs do not tell its FLOP rate (their time
+    did not grow with their FLOPs, or only beyond the H100's dense bf16 peak), the assumed rate
+    stays: a larger model of that family will be bound by its FLOPs."""
     counts: dict[str, int] = {}
     for r in runs:
         counts[r.key] = counts.get(r.key, 0) + 1
@@ -137,7 +138,8 @@ def fit_rates(runs: list[Steady], augment_us: dict[str, float]) -> tuple[dict, d
     augment_us = {**augment_us, **{k: round(1e6 * value[("augment", k)], 3) for k in kinds}}
     tflops, step_ms = {}, {}
     for key in fitted_keys:
-        tflops[key] = round(min(1.0 / max(value[(key, "tflop")], 1e-12), budget.H100_PEAK_TFLOPS), 3)
+        rate = 1.0 / value[(key, "tflop")] if value[(key, "tflop")] > 0 else float("inf")
+        tflops[key] = round(rate if rate <= budget.H100_PEAK_TFLOPS else budget.ASSUMED_TFLOPS, 3)
         step_ms[key] = round(1000 * value[(key, "steps")], 3)
     flop: dict[str, float] = {}
     seconds: dict[str, float] = {}
