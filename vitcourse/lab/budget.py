@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from vitcourse.data import PRESETS, long_tailed_counts
 from vitcourse.data.augment import AugmentConfig
 from vitcourse.models.flops import forward_flops
+from vitcourse.train.runlog import planned_epochs
 
 from . import paths
 from .build import input_size
@@ -176,7 +177,7 @@ def trained_spec(spec: dict, log: dict) -> dict:
     if "time_budget" not in log:
         return spec
     train = {k: v for k, v in spec["train"].items() if k != "time_budget_min"}
-    return {**spec, "train": {**train, "epochs": log["time_budget"]["epochs"]}}
+    return {**spec, "train": {**train, "epochs": planned_epochs(log)}}
 
 
 def test_passes(train: dict) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections import Counter
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,16 +124,17 @@ def fit_rates(runs: list[Steady], augment_us: dict[str, float]) -> tuple[dict, d
     that estimates do not count it twice. Where a family's runs do not tell its FLOP rate (their time
     did not grow with their FLOPs, or only beyond the H100's dense bf16 peak), the assumed rate
     stays: a larger model of that family will be bound by its FLOPs."""
-    counts: dict[str, int] = {}
-    for r in runs:
-        counts[r.key] = counts.get(r.key, 0) + 1
+    counts = Counter(r.key for r in runs)
     fitted_keys = sorted(k for k, n in counts.items() if n >= MIN_RUNS_PER_STEP_FIT)
     inside = [r for r in runs if r.key in fitted_keys]
     kinds = sorted({r.augment for r in inside if r.augmented_images > 0})
     columns = [(k, term) for k in fitted_keys for term in ("steps", "tflop")] + [("augment", k) for k in kinds]
-    a = np.array([[(r.steps if term == "steps" else r.tflop) if r.key == key else
-                   (r.augmented_images if key == "augment" and term == r.augment else 0.0)
-                   for key, term in columns] for r in inside]).reshape(len(inside), len(columns))
+    where = {column: j for j, column in enumerate(columns)}
+    a = np.zeros((len(inside), len(columns)))
+    for i, r in enumerate(inside):   # each run: its family's two terms and its augmentation kind
+        a[i, where[(r.key, "steps")]], a[i, where[(r.key, "tflop")]] = r.steps, r.tflop
+        if ("augment", r.augment) in where:
+            a[i, where[("augment", r.augment)]] = r.augmented_images
     x = _nonnegative_lstsq(a, np.array([r.seconds for r in inside]))
     value = dict(zip(columns, x))
     augment_us = {**augment_us, **{k: round(1e6 * value[("augment", k)], 3) for k in kinds}}
@@ -156,22 +158,30 @@ def fit_rates(runs: list[Steady], augment_us: dict[str, float]) -> tuple[dict, d
 
 
 def _nonnegative_lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """argmin |a x - b| over x >= 0, exactly: the best least-squares fit over every subset of the
-    columns whose solution is non-negative (a handful of columns; no SciPy on the GPU machine)."""
+    """argmin |a x - b| over x >= 0: Lawson and Hanson's active-set method (no SciPy on the GPU
+    machine). Columns are scaled to unit norm first: they differ by orders of magnitude."""
     n = a.shape[1]
-    scale = np.maximum(np.linalg.norm(a, axis=0), 1e-30)   # columns differ by orders of magnitude
-    best, best_x = np.inf, np.zeros(n)
-    for mask in range(1, 2 ** n):
-        cols = [j for j in range(n) if mask >> j & 1]
-        sub, *_ = np.linalg.lstsq(a[:, cols] / scale[cols], b, rcond=None)
-        if (sub < 0).any():
-            continue
-        x = np.zeros(n)
-        x[cols] = sub / scale[cols]
-        residual = float(np.sum((a @ x - b) ** 2))
-        if residual < best:
-            best, best_x = residual, x
-    return best_x
+    scale = np.maximum(np.linalg.norm(a, axis=0), 1e-30)
+    a = a / scale
+    x, free = np.zeros(n), np.zeros(n, dtype=bool)   # free: the columns not held at zero
+    tol = 1e-10 * max(1.0, float(np.abs(a.T @ b).max(initial=0.0)))
+    for _ in range(3 * n):
+        gradient = a.T @ (b - a @ x)
+        if free.all() or gradient[~free].max() <= tol:
+            break
+        free[np.argmax(np.where(free, -np.inf, gradient))] = True
+        while True:
+            z = np.zeros(n)
+            z[free] = np.linalg.lstsq(a[:, free], b, rcond=None)[0]
+            if (z[free] > 0).all():
+                x = z
+                break
+            # Step from x towards z until the first free coefficient reaches zero; hold it there.
+            blocking = free & (z <= 0)
+            x = x + np.min(x[blocking] / (x[blocking] - z[blocking])) * (z - x)
+            free &= x > tol
+            x[~free] = 0.0
+    return x / scale
 
 
 def calibration_from_runs(augment_us: dict[str, float] | None = None, workers: int = 1) -> dict | None:

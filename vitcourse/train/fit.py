@@ -32,7 +32,7 @@ from .errors import ConfigMismatch, ResumeMismatch, TrainingDiverged
 from .optim import Schedule, build_optimizer
 from .progress import Progress
 from .protocol import TrainLoader
-from .runlog import RunLog, check_extra, read_run_log
+from .runlog import RunLog, check_extra, planned_epochs, read_run_log
 from ..seeding import seed_epoch
 
 CHECKPOINT_DIR = "checkpoint"
@@ -247,11 +247,6 @@ def _wrap(model: nn.Module, ctx: DistContext, use_compile: bool) -> tuple[nn.Mod
         eval_net = torch.compile(model)
         train_net = torch.compile(train_net) if ctx.distributed else eval_net
     return train_net, eval_net
-
-
-def planned_epochs(log: dict[str, Any]) -> int:
-    """The epochs a run trains: its config's, or what its time budget decided once it has."""
-    return log.get("time_budget", {}).get("epochs", log["config"]["epochs"])
 
 
 # ---- inside the loop ----------------------------------------------------------------------------

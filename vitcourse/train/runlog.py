@@ -149,6 +149,11 @@ def validate_run_log(log: Any) -> list[str]:
     return problems
 
 
+def planned_epochs(log: dict[str, Any]) -> int:
+    """The epochs a run trains: its config's, or what its time budget decided once it has."""
+    return log.get("time_budget", {}).get("epochs", log["config"]["epochs"])
+
+
 def read_run_log(run_dir: str | os.PathLike) -> dict[str, Any] | None:
     """The run log of ``run_dir``, validated; None when there is none yet. A log that does not parse
     or fails `validate_run_log` raises RunLogError naming the file and the field."""
